@@ -1,0 +1,39 @@
+# soapsms: `make run` starts a demo gateway, `make test` runs every check.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_DB ?= sqlite:///var/soapsms-demo.db
+export SOAPSMS_DATABASE_URL ?= $(DEMO_DB)
+
+.PHONY: run test lint bench wsdl clean
+
+$(STAMP): setup.cfg setup.py
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "soapsms needs Python 3.11 (spyne 2.14 does not import on 3.12+); set PYTHON=..."'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/soapsms db upgrade
+	$(BIN)/soapsms account create demo --password demo-password --name "Demo account" --exist-ok
+	$(BIN)/soapsms serve --bind 127.0.0.1:8000 --workers 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check soapsms tests
+	$(BIN)/lint-imports
+	$(BIN)/mypy soapsms/domain soapsms/store soapsms/usecases soapsms/config.py soapsms/errors.py
+
+test: lint
+	$(BIN)/python -m pytest tests
+
+bench: $(STAMP)
+	$(BIN)/python tests/bench/run.py
+
+wsdl: $(STAMP)
+	$(BIN)/soapsms wsdl --out wsdl/
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

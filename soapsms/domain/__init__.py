@@ -1,0 +1,1 @@
+"""Pure rules of the gateway: numbers, encodings, senders, statuses and ids."""

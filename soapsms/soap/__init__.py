@@ -1,0 +1,1 @@
+"""The SOAP adapter: wire types, faults, operations, protocols and WSDL."""

@@ -1,0 +1,119 @@
+"""Spyne's SOAP 1.1 and 1.2 protocols, adjusted to the contract's wire rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from lxml import etree
+from lxml.builder import E
+from spyne import DateTime, Fault
+from spyne.error import ValidationError as SpyneValidationError
+from spyne.protocol.soap import Soap11, Soap12
+from spyne.protocol.xml import SchemaValidationError
+
+from soapsms.errors import ValidationError
+from soapsms.soap import faults, guard
+from soapsms.soap.types import NS
+
+ENV_KEY_TOKENS = "soapsms.wsse_tokens"
+
+
+def format_time(value: datetime) -> str:
+    """UTC with a Z, to the millisecond at most."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    millis = value.microsecond // 1000
+    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+
+
+class _Gateway:
+    """Shared by both versions; mixed in before Spyne's protocol class."""
+
+    ns_soap_env: str
+    max_depth = 24
+
+    def _setup(self) -> None:
+        handlers: dict[Any, Any] = self._to_unicode_handlers  # type: ignore[attr-defined]
+        handlers[DateTime] = lambda cls, value: format_time(value)
+
+    def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
+        data = b"".join(ctx.in_string)
+        try:
+            envelope = guard.parse(data, self.ns_soap_env, self.max_depth)
+        except ValidationError as exc:
+            raise faults.to_fault(exc) from exc
+        ctx.transport.req_env[ENV_KEY_TOKENS] = envelope.tokens
+        ctx.in_document = (envelope.root, {})
+
+    def decompose_incoming_envelope(self, ctx: Any, message: Any = None) -> None:
+        try:
+            super().decompose_incoming_envelope(ctx, message)  # type: ignore[misc]
+        except (SchemaValidationError, SpyneValidationError) as exc:
+            raise faults.ContractFault(faults.VALIDATION, _schema_message(exc)) from exc
+        except Fault as exc:
+            raise faults.translate(exc) from exc
+
+    def serialize(self, ctx: Any, message: Any) -> None:
+        if ctx.out_error is not None:
+            ctx.out_error = faults.translate(ctx.out_error)
+        super().serialize(ctx, message)  # type: ignore[misc]
+
+
+def _schema_message(exc: Exception) -> str:
+    text = getattr(exc, "faultstring", None) or str(exc)
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
+    return f"the request does not match the schema: {text}"
+
+
+class GatewaySoap11(_Gateway, Soap11):  # type: ignore[misc]
+    def __init__(self, *args: Any, max_depth: int = 24, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_depth = max_depth
+        self._setup()
+
+
+class GatewaySoap12(_Gateway, Soap12):  # type: ignore[misc]
+    def __init__(self, *args: Any, max_depth: int = 24, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_depth = max_depth
+        self._setup()
+
+    def serialize(self, ctx: Any, message: Any) -> None:
+        super().serialize(ctx, message)
+        if ctx.out_error is not None:
+            # The subcode's prefix lives in element text, which namespace
+            # clean-up does not see; declare it on the envelope.
+            etree.cleanup_namespaces(
+                ctx.out_document,
+                top_nsmap={"sms": NS, "soap12env": self.ns_soap_env},
+                keep_ns_prefixes=["sms", "soap12env"],
+            )
+
+    def fault_to_parent(
+        self, ctx: Any, cls: Any, inst: Any, parent: Any, ns: Any, **_: Any
+    ) -> Any:
+        # Spyne writes the subcode bare; JAX-WS rejects that, so it is
+        # qualified with the contract's namespace (prefix sms).
+        env = self.ns_soap_env
+        head, _, sub = str(inst.faultcode).partition(".")
+        value = "soap12env:Sender" if head == "Client" else "soap12env:Receiver"
+        code = E(f"{{{env}}}Code", E(f"{{{env}}}Value", value))
+        if sub:
+            code.append(E(f"{{{env}}}Subcode", E(f"{{{env}}}Value", f"sms:{sub}")))
+        fault = E(
+            f"{{{env}}}Fault",
+            code,
+            E(
+                f"{{{env}}}Reason",
+                E(
+                    f"{{{env}}}Text",
+                    str(inst.faultstring),
+                    **{"{http://www.w3.org/XML/1998/namespace}lang": "en"},
+                ),
+            ),
+        )
+        parent.append(fault)
+        return None

@@ -1,0 +1,282 @@
+"""The five operations: wire types in, use cases called, wire types out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from spyne import ServiceBase, Unicode, rpc
+from spyne.model.primitive import Integer32
+
+from soapsms import errors
+from soapsms.soap import faults
+from soapsms.soap import types as t
+from soapsms.soap.protocol import ENV_KEY_TOKENS
+from soapsms.usecases import auth, query, send
+from soapsms.usecases import results as r
+from soapsms.usecases.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+ENV_RUNTIME = "soapsms.runtime"
+ENV_CLIENT_IP = "soapsms.client_ip"
+ENV_BASIC = "soapsms.basic"
+ENV_CHALLENGE = "soapsms.challenge"
+
+HTTP_401 = "401 Unauthorized"
+
+
+def _text(value: str | None) -> str | None:
+    """Empty strings count as absent, as help-desk tools send every field."""
+    if value is None:
+        return None
+    return value if value.strip() else None
+
+
+def _credentials(env: dict[str, Any], body_auth: Any) -> list[r.Credentials]:
+    found: list[r.Credentials] = []
+    if body_auth is not None and body_auth.AccountId and body_auth.Password:
+        found.append(
+            r.Credentials(body_auth.AccountId.strip(), body_auth.Password, "body")
+        )
+    for token in env.get(ENV_KEY_TOKENS) or []:
+        if token.digest:
+            raise errors.AuthenticationFailed(
+                "WS-Security PasswordDigest cannot be checked against hashed "
+                "passwords; send PasswordText (over TLS)"
+            )
+        if token.username and token.password:
+            found.append(r.Credentials(token.username, token.password, "wsse"))
+    basic = env.get(ENV_BASIC)
+    if basic is not None:
+        found.append(r.Credentials(basic[0], basic[1], "basic"))
+    return found
+
+
+@contextmanager
+def _call(
+    ctx: Any, operation: str, body_auth: Any
+) -> Iterator[tuple[Runtime, r.AccountView]]:
+    """Authenticate, run the operation, translate errors, log one line."""
+    env = ctx.transport.req_env
+    rt: Runtime = env[ENV_RUNTIME]
+    client_ip = env.get(ENV_CLIENT_IP, "")
+    started = time.perf_counter()
+    account_id = "-"
+    outcome = "ok"
+    try:
+        account = auth.authenticate(rt, _credentials(env, body_auth), client_ip)
+        account_id = account.account_id
+        yield rt, account
+    except errors.SoapsmsError as exc:
+        outcome = faults.fault_code(exc)
+        if isinstance(exc, errors.NoCredentials):
+            env[ENV_CHALLENGE] = True
+            ctx.transport.resp_code = HTTP_401
+            ctx.transport.resp_headers["WWW-Authenticate"] = 'Basic realm="soapsms"'
+        raise faults.to_fault(exc) from exc
+    finally:
+        logger.info(
+            "soap call account=%s source=%s operation=%s outcome=%s duration_ms=%.1f",
+            account_id,
+            client_ip,
+            operation,
+            outcome,
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+def _ids(wire: Any) -> tuple[str, ...]:
+    if wire is None or not wire.MessageId:
+        return ()
+    return tuple(i for i in wire.MessageId if i and i.strip())
+
+
+def _selector(
+    message_ids: Any, batch_id: str | None, reference: str | None
+) -> r.Selector:
+    return r.Selector(_ids(message_ids), _text(batch_id), _text(reference))
+
+
+def _status_list(items: list[r.MessageStatus]) -> t.MessageStatusList:
+    return t.MessageStatusList(MessageStatus=[_status(m) for m in items])
+
+
+def _status(m: r.MessageStatus) -> t.MessageStatus:
+    return t.MessageStatus(
+        MessageId=m.message_id,
+        Status=m.status,
+        BatchId=m.batch_id,
+        ClientReference=m.client_reference,
+        Recipient=m.recipient,
+        Sender=m.sender,
+        ErrorCode=m.error_code,
+        ErrorText=m.error_text,
+        CarrierError=m.carrier_error,
+        Parts=m.parts,
+        PartsDelivered=m.parts_delivered,
+        CreatedAt=m.created_at,
+        ScheduledFor=m.scheduled_for,
+        SubmittedAt=m.submitted_at,
+        DoneAt=m.done_at,
+        UpdatedAt=m.updated_at,
+    )
+
+
+def send_result(result: r.SendResult) -> t.SendMessageResult:
+    return t.SendMessageResult(
+        BatchId=result.batch_id,
+        ClientReference=result.client_reference,
+        AcceptedCount=result.accepted_count,
+        RejectedCount=result.rejected_count,
+        Messages=t.MessageReceiptList(
+            MessageReceipt=[
+                t.MessageReceipt(
+                    MessageId=m.message_id,
+                    Recipient=m.recipient,
+                    Status=m.status,
+                    Parts=m.parts,
+                    Encoding=m.encoding,
+                )
+                for m in result.messages
+            ]
+        ),
+        Rejected=t.RejectedRecipientList(
+            RejectedRecipient=[
+                t.RejectedRecipient(Recipient=x.recipient, Reason=x.reason)
+                for x in result.rejected
+            ]
+        ),
+    )
+
+
+def _recipients(message: Any) -> list[str]:
+    if message.Recipients is None or message.Recipients.Recipient is None:
+        return []
+    return [x for x in message.Recipients.Recipient if x is not None]
+
+
+OptionalString = t.optional(Unicode)
+OptionalInt = t.optional(Integer32)
+OptionalTime = t.optional(t.DateTime)
+OptionalAuth = t.optional(t.Auth)
+OptionalIds = t.optional(t.MessageIdList)
+
+_decorate: Callable[..., Any] = rpc
+
+
+class SmsService(ServiceBase):  # type: ignore[misc]
+    """soapsms v1: SendMessage, GetStatus, ListMessages, CancelMessage, GetAccount."""
+
+    @_decorate(
+        OptionalAuth,
+        t.required(t.OutboundMessage),
+        _returns=t.required(t.SendMessageResult),
+        _out_variable_name="SendMessageResult",
+    )
+    def SendMessage(ctx: Any, Auth: Any, Message: Any) -> t.SendMessageResult:  # noqa: N802,N803
+        with _call(ctx, "SendMessage", Auth) as (rt, account):
+            request = r.SendRequest(
+                text=Message.Text or "",
+                recipients=tuple(_recipients(Message)),
+                recipients_text=_text(Message.RecipientsText),
+                sender=_text(Message.Sender),
+                client_reference=_text(Message.ClientReference),
+                scheduled_for=Message.ScheduledFor,
+                validity_minutes=Message.ValidityMinutes,
+                encoding=_text(Message.Encoding),
+                status_callback_url=_text(Message.StatusCallbackUrl),
+            )
+            return send_result(send.submit_message(rt, account, request))
+
+    @_decorate(
+        OptionalAuth,
+        OptionalIds,
+        OptionalString,
+        OptionalString,
+        _returns=t.required(t.MessageStatusList),
+        _out_variable_name="GetStatusResult",
+    )
+    def GetStatus(
+        ctx: Any, Auth: Any, MessageIds: Any, BatchId: Any, ClientReference: Any
+    ) -> Any:  # noqa: N802,N803
+        with _call(ctx, "GetStatus", Auth) as (rt, account):
+            selector = _selector(MessageIds, BatchId, ClientReference)
+            return _status_list(query.get_status(rt, account, selector))
+
+    @_decorate(
+        OptionalAuth,
+        OptionalTime,
+        OptionalTime,
+        OptionalString,
+        OptionalString,
+        OptionalString,
+        OptionalString,
+        OptionalInt,
+        _returns=t.required(t.MessagePage),
+        _out_variable_name="ListMessagesResult",
+    )
+    def ListMessages(  # noqa: N802
+        ctx: Any,
+        Auth: Any,  # noqa: N803
+        Since: datetime | None,  # noqa: N803
+        Until: datetime | None,  # noqa: N803
+        Status: str | None,  # noqa: N803
+        Recipient: str | None,  # noqa: N803
+        BatchId: str | None,  # noqa: N803
+        Cursor: str | None,  # noqa: N803
+        Limit: int | None,  # noqa: N803
+    ) -> Any:
+        with _call(ctx, "ListMessages", Auth) as (rt, account):
+            page = query.list_messages(
+                rt,
+                account,
+                r.ListQuery(
+                    since=Since,
+                    until=Until,
+                    status=_text(Status),
+                    recipient=_text(Recipient),
+                    batch_id=_text(BatchId),
+                    cursor=_text(Cursor),
+                    limit=Limit,
+                ),
+            )
+            return t.MessagePage(
+                Messages=_status_list(page.messages), NextCursor=page.next_cursor
+            )
+
+    @_decorate(
+        OptionalAuth,
+        OptionalIds,
+        OptionalString,
+        OptionalString,
+        _returns=t.required(t.MessageStatusList),
+        _out_variable_name="CancelMessageResult",
+    )
+    def CancelMessage(
+        ctx: Any, Auth: Any, MessageIds: Any, BatchId: Any, ClientReference: Any
+    ) -> Any:  # noqa: N802,N803
+        with _call(ctx, "CancelMessage", Auth) as (rt, account):
+            selector = _selector(MessageIds, BatchId, ClientReference)
+            return _status_list(query.cancel_messages(rt, account, selector))
+
+    @_decorate(
+        OptionalAuth,
+        _returns=t.required(t.AccountInfo),
+        _out_variable_name="GetAccountResult",
+    )
+    def GetAccount(ctx: Any, Auth: Any) -> Any:  # noqa: N802,N803
+        with _call(ctx, "GetAccount", Auth) as (rt, account):
+            info = query.get_account(rt, account)
+            return t.AccountInfo(
+                AccountId=info.account_id,
+                Name=info.name,
+                Credits=info.credits,
+                DefaultSender=info.default_sender,
+                MaxRecipientsPerRequest=info.max_recipients,
+                RateLimitPerMinute=info.rate_limit_per_minute,
+            )

@@ -1,0 +1,1 @@
+"""The durable store: engine and sessions, tables, queries and migrations."""

@@ -1,0 +1,94 @@
+"""Engines and transactions; nothing is connected at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from soapsms.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+_WRITE = "soapsms_write"
+
+
+def normalize_url(url: str) -> str:
+    """Pick psycopg 3 for plain postgresql:// URLs (SQLAlchemy defaults to psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for `url`, with durable SQLite settings where it applies."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            # The driver's own transaction handling is switched off so that we
+            # can say BEGIN IMMEDIATE for writers: a deferred transaction that
+            # later writes fails with "database is locked" when another
+            # process wrote in between, instead of waiting its turn.
+            connect_args={
+                "timeout": 30,
+                "isolation_level": None,
+                "check_same_thread": False,
+            },
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # FULL: an acknowledged message survives power loss, not only a crash.
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get(_WRITE):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """One transaction; committed on success, rolled back on any error.
+
+    Store failures (cannot connect, lost connection, lock timeout) surface as
+    errors.Unavailable so that callers can tell "retry later" from a bug.
+    """
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn
+    except OperationalError as exc:
+        logger.warning("store unavailable: %s", exc.orig)
+        raise Unavailable("the message store is unavailable; retry later") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            logger.warning("store connection lost: %s", exc.orig)
+            raise Unavailable("the message store is unavailable; retry later") from exc
+        raise

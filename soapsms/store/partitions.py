@@ -1,0 +1,66 @@
+"""Monthly range partitions of `messages` and `status_history` on PostgreSQL.
+
+Seven years of messages stay cheap to query and to purge when each month is
+its own table: lookups by id touch one month, purge drops whole months.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from sqlalchemy import Connection, text
+
+logger = logging.getLogger(__name__)
+
+PARTITIONED = {"messages": "created_at", "status_history": "message_created_at"}
+
+
+def month_start(value: date | datetime, offset: int = 0) -> date:
+    """The first day of the month `offset` months after `value`'s."""
+    index = value.year * 12 + (value.month - 1) + offset
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(table: str, month: date) -> str:
+    return f"{table}_{month:%Y_%m}"
+
+
+def ensure_partitions(
+    conn: Connection, around: date | datetime, back: int = 1, ahead: int = 12
+) -> list[str]:
+    """Create the missing monthly partitions from `back` months before to `ahead` after.
+
+    Returns the names created. A no-op on other databases.
+    """
+    if conn.dialect.name != "postgresql":
+        return []
+    existing = set(
+        conn.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i "
+                "JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent "
+                "WHERE p.relname = ANY(:parents) "
+                "AND p.relnamespace = current_schema()::regnamespace"
+            ),
+            {"parents": list(PARTITIONED)},
+        )
+    )
+    created = []
+    for offset in range(-back, ahead + 1):
+        start, end = month_start(around, offset), month_start(around, offset + 1)
+        for table in PARTITIONED:
+            name = partition_name(table, start)
+            if name in existing:
+                continue
+            conn.execute(
+                text(
+                    f'CREATE TABLE "{name}" PARTITION OF "{table}" '
+                    f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+                )
+            )
+            created.append(name)
+    if created:
+        logger.info("created partitions: %s", ", ".join(created))
+    return created

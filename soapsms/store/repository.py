@@ -1,0 +1,325 @@
+"""Queries on the store: reads and writes, no business rules.
+
+Every function takes an open Connection, so the caller decides what one
+transaction holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
+
+from soapsms.store.models import (
+    Account,
+    Batch,
+    BlockedNumber,
+    Message,
+    Meta,
+    RateEvent,
+    StatusHistory,
+)
+
+accounts = cast(Table, Account.__table__)
+batches = cast(Table, Batch.__table__)
+messages = cast(Table, Message.__table__)
+history = cast(Table, StatusHistory.__table__)
+rate_events = cast(Table, RateEvent.__table__)
+blocked = cast(Table, BlockedNumber.__table__)
+
+# SQLite allows 32,766 bound parameters a statement; stay far below.
+_CHUNK = 900
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- gateway meta -----------------------------------------------------------
+
+
+def get_meta(conn: Connection, key: str) -> str | None:
+    return conn.scalar(select(Meta.value).where(Meta.key == key))
+
+
+# --- accounts ---------------------------------------------------------------
+
+
+def get_account(
+    conn: Connection, account_id: str, *, lock: bool = False
+) -> Row[Any] | None:
+    query = select(accounts).where(accounts.c.account_id == account_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def list_accounts(conn: Connection) -> list[Row[Any]]:
+    return list(conn.execute(select(accounts).order_by(accounts.c.account_id)))
+
+
+def insert_account(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(accounts).values(**values))
+
+
+def update_account(
+    conn: Connection, account_id: str, values: dict[str, Any], now: datetime
+) -> bool:
+    """Change an account and bump its version (cached logins stop counting)."""
+    result = conn.execute(
+        update(accounts)
+        .where(accounts.c.account_id == account_id)
+        .values(**values, version=accounts.c.version + 1, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def take_credits(conn: Connection, account_id: str, amount: int) -> bool:
+    """Take `amount` credits if the balance covers it; False otherwise."""
+    result = conn.execute(
+        update(accounts)
+        .where(accounts.c.account_id == account_id, accounts.c.credits >= amount)
+        .values(credits=accounts.c.credits - amount)
+    )
+    return result.rowcount == 1
+
+
+def refund_credits(conn: Connection, account_id: str, amount: int) -> None:
+    if amount:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.account_id == account_id, accounts.c.credits.is_not(None))
+            .values(credits=accounts.c.credits + amount)
+        )
+
+
+def blocked_among(
+    conn: Connection, account_id: str, numbers: Sequence[str]
+) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(list(numbers)):
+        found.update(
+            conn.scalars(
+                select(blocked.c.number).where(
+                    blocked.c.account_id == account_id, blocked.c.number.in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def add_blocked(conn: Connection, account_id: str, numbers: Iterable[str]) -> int:
+    existing = blocked_among(conn, account_id, list(numbers))
+    rows = [
+        {"account_id": account_id, "number": n}
+        for n in dict.fromkeys(numbers)
+        if n not in existing
+    ]
+    if rows:
+        conn.execute(insert(blocked), rows)
+    return len(rows)
+
+
+def remove_blocked(conn: Connection, account_id: str, numbers: Iterable[str]) -> int:
+    result = conn.execute(
+        delete(blocked).where(
+            blocked.c.account_id == account_id, blocked.c.number.in_(list(numbers))
+        )
+    )
+    return result.rowcount
+
+
+def list_blocked(conn: Connection, account_id: str) -> list[str]:
+    return list(
+        conn.scalars(
+            select(blocked.c.number)
+            .where(blocked.c.account_id == account_id)
+            .order_by(blocked.c.number)
+        )
+    )
+
+
+# --- rate limit -------------------------------------------------------------
+
+
+def recent_sends(conn: Connection, account_id: str, since: datetime) -> int:
+    return int(
+        conn.scalar(
+            select(func.coalesce(func.sum(rate_events.c.count), 0)).where(
+                rate_events.c.account_id == account_id, rate_events.c.at > since
+            )
+        )
+        or 0
+    )
+
+
+def record_sends(
+    conn: Connection, account_id: str, at: datetime, count: int, forget_before: datetime
+) -> None:
+    # Old events are dropped as we go, so the window query never grows.
+    conn.execute(
+        delete(rate_events).where(
+            rate_events.c.account_id == account_id, rate_events.c.at <= forget_before
+        )
+    )
+    conn.execute(insert(rate_events).values(account_id=account_id, at=at, count=count))
+
+
+# --- batches and messages ---------------------------------------------------
+
+
+def find_batch_by_reference(
+    conn: Connection, account_id: str, reference: str
+) -> Row[Any] | None:
+    return conn.execute(
+        select(batches).where(
+            batches.c.account_id == account_id, batches.c.client_reference == reference
+        )
+    ).first()
+
+
+def get_batch(conn: Connection, account_id: str, batch_id: str) -> Row[Any] | None:
+    return conn.execute(
+        select(batches).where(
+            batches.c.account_id == account_id, batches.c.batch_id == batch_id
+        )
+    ).first()
+
+
+def insert_batch(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(batches).values(**values))
+
+
+def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows, 1000):
+        conn.execute(insert(messages), list(chunk))
+
+
+def messages_of_batch(
+    conn: Connection, batch_id: str, created_at: datetime
+) -> list[Row[Any]]:
+    return list(
+        conn.execute(
+            select(messages)
+            .where(messages.c.batch_id == batch_id, messages.c.created_at == created_at)
+            .order_by(messages.c.message_id)
+        )
+    )
+
+
+def messages_by_ids(
+    conn: Connection, account_id: str, keys: Sequence[tuple[str, datetime]]
+) -> list[Row[Any]]:
+    """Messages of the account among (message_id, created_at) keys, any order."""
+    found: list[Row[Any]] = []
+    for chunk in _chunks(list(keys), 450):
+        ids = [k[0] for k in chunk]
+        times = sorted({k[1] for k in chunk})
+        # created_at lets PostgreSQL prune to the partitions that can hold them.
+        found.extend(
+            conn.execute(
+                select(messages).where(
+                    messages.c.account_id == account_id,
+                    messages.c.message_id.in_(ids),
+                    messages.c.created_at.in_(times),
+                )
+            )
+        )
+    return found
+
+
+def page_messages(
+    conn: Connection,
+    account_id: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    status: str | None,
+    recipient: str | None,
+    batch_id: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """Newest first by (created_at, message_id), after the `after` row if given."""
+    conditions = [messages.c.account_id == account_id]
+    if since is not None:
+        conditions.append(messages.c.created_at >= since)
+    if until is not None:
+        conditions.append(messages.c.created_at < until)
+    if status is not None:
+        conditions.append(messages.c.status == status)
+    if recipient is not None:
+        conditions.append(messages.c.recipient == recipient)
+    if batch_id is not None:
+        conditions.append(messages.c.batch_id == batch_id)
+    if after is not None:
+        conditions.append(
+            tuple_(messages.c.created_at, messages.c.message_id) < tuple_(*after)
+        )
+    return list(
+        conn.execute(
+            select(messages)
+            .where(and_(*conditions))
+            .order_by(messages.c.created_at.desc(), messages.c.message_id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def cancel_messages(
+    conn: Connection,
+    keys: Sequence[tuple[str, datetime]],
+    statuses: Iterable[str],
+    now: datetime,
+) -> list[Row[Any]]:
+    """Cancel those of `keys` still in `statuses` and not leased; returns them."""
+    statuses = list(statuses)
+    cancelled: list[Row[Any]] = []
+    for chunk in _chunks(list(keys), 450):
+        result = conn.execute(
+            update(messages)
+            .where(
+                tuple_(messages.c.message_id, messages.c.created_at).in_(list(chunk)),
+                messages.c.status.in_(statuses),
+                (messages.c.lease_until.is_(None)) | (messages.c.lease_until < now),
+            )
+            .values(
+                status="CANCELLED",
+                done_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .returning(
+                messages.c.message_id,
+                messages.c.created_at,
+                messages.c.account_id,
+                messages.c.charged,
+            )
+        )
+        cancelled.extend(result)
+    return cancelled
+
+
+def add_history(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    for chunk in _chunks(rows, 1000):
+        conn.execute(insert(history), list(chunk))
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,375 @@
+"""SendMessage: validate, normalise, charge and store a batch in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import IntegrityError
+
+from soapsms.domain import encoding, phone, status
+from soapsms.domain.ids import new_ids
+from soapsms.domain.sender import validate_sender
+from soapsms.errors import (
+    DuplicateReference,
+    InsufficientCredit,
+    InvalidRecipient,
+    InvalidSender,
+    RateLimited,
+    TooManyRecipients,
+    ValidationError,
+)
+from soapsms.store import repository
+from soapsms.store.db import transaction
+from soapsms.usecases.results import (
+    AccountView,
+    MessageReceipt,
+    RejectedRecipient,
+    SendRequest,
+    SendResult,
+)
+from soapsms.usecases.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+MAX_PARTS = 10
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+MAX_VALIDITY_MINUTES = 10080
+RATE_WINDOW = timedelta(seconds=60)
+
+INVALID_NUMBER = "INVALID_NUMBER"
+DUPLICATE = "DUPLICATE"
+BLOCKED = "BLOCKED"
+
+
+def to_utc(value: datetime) -> datetime:
+    """Naive UTC; a time without a zone is already UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A request after every check that needs no write."""
+
+    text: str
+    encoding: str
+    parts: int
+    sender: str | None
+    scheduled_for: datetime | None  # as asked, UTC; None when absent
+    validity_minutes: int
+    callback_url: str | None
+    accepted: list[str]
+    rejected: list[RejectedRecipient]
+    content_hash: str
+
+
+def _entries(request: SendRequest, account: AccountView) -> list[str]:
+    entries = [r.strip() for r in request.recipients if r and r.strip()]
+    if request.recipients_text:
+        entries.extend(phone.split_recipients_text(request.recipients_text))
+    if len(entries) > account.max_recipients:
+        raise TooManyRecipients(
+            f"{len(entries)} recipients given; this account may send to at most "
+            f"{account.max_recipients} per request",
+            given=len(entries),
+            limit=account.max_recipients,
+        )
+    if not entries:
+        raise ValidationError("at least one recipient is required")
+    return entries
+
+
+def _sender(request: SendRequest, account: AccountView) -> str | None:
+    if request.sender is None:
+        return account.default_sender
+    sender = validate_sender(request.sender)
+    if account.allowed_senders and sender not in account.allowed_senders:
+        raise InvalidSender(f"sender {sender!r} is not allowed for this account")
+    return sender
+
+
+def _callback_url(url: str | None, allow_private: bool) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("StatusCallbackUrl must be an http or https URL")
+    if not allow_private:
+        host = parts.hostname
+        if host == "localhost" or host.endswith(".localhost"):
+            raise ValidationError(
+                "StatusCallbackUrl may not point at a loopback address"
+            )
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            address = None
+        if address is not None and (
+            address.is_loopback
+            or address.is_private
+            or address.is_link_local
+            or address.is_unspecified
+            or address.is_multicast
+            or address.is_reserved
+        ):
+            raise ValidationError(
+                "StatusCallbackUrl may not point at a loopback, private or "
+                "link-local address"
+            )
+    return url.strip()
+
+
+def _classify(
+    entries: list[str],
+    account: AccountView,
+    blocked: set[str],
+    normalized: list[str | None],
+) -> tuple[list[str], list[RejectedRecipient]]:
+    accepted: list[str] = []
+    rejected: list[RejectedRecipient] = []
+    seen: set[str] = set()
+    for raw, number in zip(entries, normalized, strict=True):
+        if number is None:
+            rejected.append(RejectedRecipient(raw, INVALID_NUMBER))
+        elif number in seen:
+            rejected.append(RejectedRecipient(raw, DUPLICATE))
+        elif number in blocked:
+            rejected.append(RejectedRecipient(raw, BLOCKED))
+        else:
+            seen.add(number)
+            accepted.append(number)
+    return accepted, rejected
+
+
+def _prepare(rt: Runtime, account: AccountView, request: SendRequest) -> _Prepared:
+    if (
+        request.client_reference is not None
+        and not 1 <= len(request.client_reference) <= 255
+    ):
+        raise ValidationError("ClientReference must be 1 to 255 characters")
+    if not request.text:
+        raise ValidationError("Text must not be empty")
+    entries = _entries(request, account)
+    plan = encoding.plan(request.text, request.encoding or "Auto", max_parts=MAX_PARTS)
+    sender = _sender(request, account)
+    now = rt.now()
+    scheduled = to_utc(request.scheduled_for) if request.scheduled_for else None
+    if scheduled is not None and scheduled > now + MAX_SCHEDULE_AHEAD:
+        raise ValidationError("ScheduledFor may be at most 365 days ahead")
+    validity = request.validity_minutes
+    if validity is None:
+        validity = rt.settings.default_validity_minutes
+    elif not 1 <= validity <= MAX_VALIDITY_MINUTES:
+        raise ValidationError(f"ValidityMinutes must be 1 to {MAX_VALIDITY_MINUTES}")
+    callback = _callback_url(
+        request.status_callback_url, rt.settings.allow_private_callbacks
+    )
+    normalized = phone.normalize_many(entries, account.default_region)
+    candidates = [n for n in normalized if n is not None]
+    with transaction(rt.engine) as conn:
+        blocked = (
+            repository.blocked_among(conn, account.account_id, candidates)
+            if candidates
+            else set()
+        )
+    accepted, rejected = _classify(entries, account, blocked, normalized)
+    content = [
+        request.text,
+        accepted,
+        sender,
+        scheduled.isoformat() if scheduled else None,
+        validity,
+        plan.encoding,
+        callback,
+    ]
+    digest = hashlib.sha256(
+        json.dumps(content, ensure_ascii=False).encode()
+    ).hexdigest()
+    return _Prepared(
+        text=request.text,
+        encoding=plan.encoding,
+        parts=plan.parts,
+        sender=sender,
+        scheduled_for=scheduled,
+        validity_minutes=validity,
+        callback_url=callback,
+        accepted=accepted,
+        rejected=rejected,
+        content_hash=digest,
+    )
+
+
+def _stored_result(rt: Runtime, account: AccountView, batch: Any) -> SendResult:
+    with transaction(rt.engine) as conn:
+        rows = repository.messages_of_batch(conn, batch.batch_id, batch.created_at)
+    receipts = [
+        MessageReceipt(
+            message_id=row.message_id,
+            recipient=row.recipient,
+            # The status the receipt had when the batch was first answered.
+            status=status.SCHEDULED if row.scheduled_for is not None else status.QUEUED,
+            parts=row.parts,
+            encoding=row.encoding,
+        )
+        for row in rows
+    ]
+    rejected = [
+        RejectedRecipient(r, reason) for r, reason in json.loads(batch.rejected)
+    ]
+    return SendResult(
+        batch.batch_id, batch.client_reference, receipts, rejected, replayed=True
+    )
+
+
+def _replay(
+    rt: Runtime, account: AccountView, batch: Any, request: SendRequest
+) -> SendResult:
+    prepared = _prepare(rt, account, request)
+    if prepared.content_hash != batch.content_hash:
+        raise DuplicateReference(
+            f"ClientReference {batch.client_reference!r} was already used for "
+            "a different message",
+            client_reference=batch.client_reference,
+        )
+    return _stored_result(rt, account, batch)
+
+
+def submit_message(
+    rt: Runtime, account: AccountView, request: SendRequest
+) -> SendResult:
+    """Store one SendMessage; acknowledged only once committed."""
+    reference = request.client_reference
+    if reference is not None:
+        # Before any other check: a retry after a timeout must get the stored
+        # answer, never a rate-limit or credit fault.
+        with transaction(rt.engine) as conn:
+            batch = repository.find_batch_by_reference(
+                conn, account.account_id, reference
+            )
+        if batch is not None:
+            return _replay(rt, account, batch, request)
+
+    prepared = _prepare(rt, account, request)
+    if not prepared.accepted:
+        raise InvalidRecipient("none of the recipients is a valid, sendable number")
+    try:
+        return _store(rt, account, prepared, reference)
+    except IntegrityError:
+        # A concurrent request with the same ClientReference committed first.
+        if reference is None:
+            raise
+        with transaction(rt.engine) as conn:
+            batch = repository.find_batch_by_reference(
+                conn, account.account_id, reference
+            )
+        if batch is None:
+            raise
+        return _replay(rt, account, batch, request)
+
+
+def _store(
+    rt: Runtime, account: AccountView, prepared: _Prepared, reference: str | None
+) -> SendResult:
+    count = len(prepared.accepted)
+    created_at, ids = new_ids(count + 1, rt.now())
+    batch_id, message_ids = ids[0], ids[1:]
+    scheduled = prepared.scheduled_for
+    if scheduled is not None and scheduled <= created_at:
+        scheduled = None  # a past time means now
+    start = scheduled or created_at
+    initial = status.SCHEDULED if scheduled else status.QUEUED
+    expires_at = start + timedelta(minutes=prepared.validity_minutes)
+    charge = prepared.parts if account.credits is not None else 0
+    rows: list[dict[str, Any]] = [
+        {
+            "message_id": message_id,
+            "created_at": created_at,
+            "batch_id": batch_id,
+            "account_id": account.account_id,
+            "client_reference": reference,
+            "recipient": number,
+            "sender": prepared.sender,
+            "text": prepared.text,
+            "encoding": prepared.encoding,
+            "parts": prepared.parts,
+            "status": initial,
+            "parts_delivered": 0,
+            "scheduled_for": scheduled,
+            "due_at": start,
+            "expires_at": expires_at,
+            "validity_minutes": prepared.validity_minutes,
+            "updated_at": created_at,
+            "status_callback_url": prepared.callback_url,
+            "charged": charge,
+            "attempts": 0,
+        }
+        for message_id, number in zip(message_ids, prepared.accepted, strict=True)
+    ]
+    with transaction(rt.engine, write=True) as conn:
+        # The batch first: a concurrent duplicate reference fails here, early.
+        repository.insert_batch(
+            conn,
+            {
+                "batch_id": batch_id,
+                "account_id": account.account_id,
+                "client_reference": reference,
+                "content_hash": prepared.content_hash,
+                "accepted_count": count,
+                "rejected": repository.dumps(
+                    [[r.recipient, r.reason] for r in prepared.rejected]
+                ),
+                "created_at": created_at,
+            },
+        )
+        if account.rate_limit_per_minute is not None:
+            # The account row lock serialises this account's sends across
+            # workers and nodes while the window is read and written.
+            repository.get_account(conn, account.account_id, lock=True)
+            used = repository.recent_sends(
+                conn, account.account_id, created_at - RATE_WINDOW
+            )
+            if used + count > account.rate_limit_per_minute:
+                raise RateLimited(
+                    f"rate limit of {account.rate_limit_per_minute} messages a minute "
+                    f"reached ({used} sent in the last minute, {count} more asked)",
+                    limit=account.rate_limit_per_minute,
+                )
+            repository.record_sends(
+                conn, account.account_id, created_at, count, created_at - RATE_WINDOW
+            )
+        if account.credits is not None:
+            needed = count * prepared.parts
+            if not repository.take_credits(conn, account.account_id, needed):
+                row = repository.get_account(conn, account.account_id)
+                balance = (
+                    row.credits if row is not None and row.credits is not None else 0
+                )
+                raise InsufficientCredit(
+                    f"{needed} credits needed, {balance} available",
+                    needed=needed,
+                    balance=balance,
+                )
+        repository.insert_messages(conn, rows)
+    logger.info(
+        "batch %s accepted for %s: %d messages, %d rejected, %d parts each",
+        batch_id,
+        account.account_id,
+        count,
+        len(prepared.rejected),
+        prepared.parts,
+    )
+    receipts = [
+        MessageReceipt(
+            m["message_id"], m["recipient"], initial, prepared.parts, prepared.encoding
+        )
+        for m in rows
+    ]
+    return SendResult(batch_id, reference, receipts, list(prepared.rejected))

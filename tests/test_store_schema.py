@@ -1,0 +1,105 @@
+"""Migrations, durability settings and the monthly partitions."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+from sqlalchemy import inspect, text
+
+from soapsms.store.db import make_engine, transaction
+from soapsms.store.migrate import current_revision, head_revision, upgrade
+from soapsms.store.partitions import ensure_partitions, month_start
+
+
+def test_upgrade_is_idempotent_and_reaches_head(db_url):
+    engine = make_engine(db_url)
+    upgrade(engine)
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    tables = set(inspect(engine).get_table_names())
+    assert {
+        "accounts",
+        "batches",
+        "messages",
+        "status_history",
+        "rate_events",
+    } <= tables
+    engine.dispose()
+
+
+def test_concurrent_upgrades_do_not_race(db_url):
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        engine = make_engine(db_url)
+        try:
+            upgrade(engine)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assert
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    engine = make_engine(db_url)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_sqlite_is_wal_with_full_sync(sqlite_url):
+    engine = make_engine(sqlite_url)
+    with transaction(engine) as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_partitions_messages_by_month(request):
+    from tests.conftest import _fresh_schema_url
+
+    url = _fresh_schema_url(request.getfixturevalue("postgres_database"))
+    engine = make_engine(url)
+    upgrade(engine)
+    with transaction(engine) as conn:
+        strategy = conn.scalar(
+            text(
+                "SELECT partstrat FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
+                "WHERE c.relname = 'messages' AND c.relnamespace = current_schema()::regnamespace"
+            )
+        )
+        assert strategy == "r"
+        names = set(
+            conn.scalars(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE c.relnamespace = current_schema()::regnamespace"
+                )
+            )
+        )
+    this_month = month_start(date.today())
+    assert f"messages_{this_month:%Y_%m}" in names
+    assert f"status_history_{month_start(this_month, 12):%Y_%m}" in names
+    with transaction(engine, write=True) as conn:
+        assert ensure_partitions(conn, this_month) == []  # already there
+        created = ensure_partitions(conn, this_month, ahead=13)
+    assert created == [
+        f"messages_{month_start(this_month, 13):%Y_%m}",
+        f"status_history_{month_start(this_month, 13):%Y_%m}",
+    ]
+    engine.dispose()
+
+
+def test_store_down_is_server_unavailable(tmp_path):
+    from soapsms.errors import Unavailable
+
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(Unavailable):
+        with transaction(engine) as conn:
+            conn.execute(text("SELECT 1"))
