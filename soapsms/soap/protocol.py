@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from lxml import etree
 from lxml.builder import E
 from spyne import DateTime, Fault
+from spyne.const.xml import PREFMAP
 from spyne.error import ValidationError as SpyneValidationError
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.protocol.xml import SchemaValidationError
 
 from soapsms.errors import ValidationError
-from soapsms.soap import faults, guard
+from soapsms.soap import faults, guard, writer
 from soapsms.soap.types import NS
 
 ENV_KEY_TOKENS = "soapsms.wsse_tokens"
-
-
-def format_time(value: datetime) -> str:
-    """UTC with a Z, to the millisecond at most."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = value.microsecond // 1000
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 class _Gateway:
@@ -36,7 +27,7 @@ class _Gateway:
 
     def _setup(self) -> None:
         handlers: dict[Any, Any] = self._to_unicode_handlers  # type: ignore[attr-defined]
-        handlers[DateTime] = lambda cls, value: format_time(value)
+        handlers[DateTime] = lambda cls, value: writer.format_time(value)
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         data = b"".join(ctx.in_string)
@@ -58,7 +49,17 @@ class _Gateway:
     def serialize(self, ctx: Any, message: Any) -> None:
         if ctx.out_error is not None:
             ctx.out_error = faults.translate(ctx.out_error)
+        elif ctx.out_object and isinstance(ctx.out_object[0], writer.Rendered):
+            prefix = PREFMAP[self.ns_soap_env]
+            ctx.out_string = [
+                writer.envelope(ctx.out_object[0], prefix, self.ns_soap_env, NS)
+            ]
+            return
         super().serialize(ctx, message)  # type: ignore[misc]
+
+    def create_out_string(self, ctx: Any, charset: str | None = None) -> None:
+        if ctx.out_string is None:  # already written by `serialize`
+            super().create_out_string(ctx, charset)  # type: ignore[misc]
 
 
 def _schema_message(exc: Exception) -> str:
@@ -83,7 +84,7 @@ class GatewaySoap12(_Gateway, Soap12):  # type: ignore[misc]
 
     def serialize(self, ctx: Any, message: Any) -> None:
         super().serialize(ctx, message)
-        if ctx.out_error is not None:
+        if ctx.out_error is not None and ctx.out_document is not None:
             # The subcode's prefix lives in element text, which namespace
             # clean-up does not see; declare it on the envelope.
             etree.cleanup_namespaces(

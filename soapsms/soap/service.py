@@ -13,7 +13,7 @@ from spyne import ServiceBase, Unicode, rpc
 from spyne.model.primitive import Integer32
 
 from soapsms import errors
-from soapsms.soap import faults
+from soapsms.soap import faults, writer
 from soapsms.soap import types as t
 from soapsms.soap.protocol import ENV_KEY_TOKENS
 from soapsms.usecases import auth, query, send
@@ -102,58 +102,6 @@ def _selector(
     return r.Selector(_ids(message_ids), _text(batch_id), _text(reference))
 
 
-def _status_list(items: list[r.MessageStatus]) -> t.MessageStatusList:
-    return t.MessageStatusList(MessageStatus=[_status(m) for m in items])
-
-
-def _status(m: r.MessageStatus) -> t.MessageStatus:
-    return t.MessageStatus(
-        MessageId=m.message_id,
-        Status=m.status,
-        BatchId=m.batch_id,
-        ClientReference=m.client_reference,
-        Recipient=m.recipient,
-        Sender=m.sender,
-        ErrorCode=m.error_code,
-        ErrorText=m.error_text,
-        CarrierError=m.carrier_error,
-        Parts=m.parts,
-        PartsDelivered=m.parts_delivered,
-        CreatedAt=m.created_at,
-        ScheduledFor=m.scheduled_for,
-        SubmittedAt=m.submitted_at,
-        DoneAt=m.done_at,
-        UpdatedAt=m.updated_at,
-    )
-
-
-def send_result(result: r.SendResult) -> t.SendMessageResult:
-    return t.SendMessageResult(
-        BatchId=result.batch_id,
-        ClientReference=result.client_reference,
-        AcceptedCount=result.accepted_count,
-        RejectedCount=result.rejected_count,
-        Messages=t.MessageReceiptList(
-            MessageReceipt=[
-                t.MessageReceipt(
-                    MessageId=m.message_id,
-                    Recipient=m.recipient,
-                    Status=m.status,
-                    Parts=m.parts,
-                    Encoding=m.encoding,
-                )
-                for m in result.messages
-            ]
-        ),
-        Rejected=t.RejectedRecipientList(
-            RejectedRecipient=[
-                t.RejectedRecipient(Recipient=x.recipient, Reason=x.reason)
-                for x in result.rejected
-            ]
-        ),
-    )
-
-
 def _recipients(message: Any) -> list[str]:
     if message.Recipients is None or message.Recipients.Recipient is None:
         return []
@@ -191,7 +139,9 @@ class SmsService(ServiceBase):  # type: ignore[misc]
                 encoding=_text(Message.Encoding),
                 status_callback_url=_text(Message.StatusCallbackUrl),
             )
-            return send_result(send.submit_message(rt, account, request))
+            return writer.send_result(
+                "SendMessage", send.submit_message(rt, account, request)
+            )
 
     @_decorate(
         OptionalAuth,
@@ -206,7 +156,9 @@ class SmsService(ServiceBase):  # type: ignore[misc]
     ) -> Any:  # noqa: N802,N803
         with _call(ctx, "GetStatus", Auth) as (rt, account):
             selector = _selector(MessageIds, BatchId, ClientReference)
-            return _status_list(query.get_status(rt, account, selector))
+            return writer.status_list(
+                "GetStatus", query.get_status(rt, account, selector)
+            )
 
     @_decorate(
         OptionalAuth,
@@ -245,9 +197,7 @@ class SmsService(ServiceBase):  # type: ignore[misc]
                     limit=Limit,
                 ),
             )
-            return t.MessagePage(
-                Messages=_status_list(page.messages), NextCursor=page.next_cursor
-            )
+            return writer.message_page("ListMessages", page)
 
     @_decorate(
         OptionalAuth,
@@ -262,7 +212,9 @@ class SmsService(ServiceBase):  # type: ignore[misc]
     ) -> Any:  # noqa: N802,N803
         with _call(ctx, "CancelMessage", Auth) as (rt, account):
             selector = _selector(MessageIds, BatchId, ClientReference)
-            return _status_list(query.cancel_messages(rt, account, selector))
+            return writer.status_list(
+                "CancelMessage", query.cancel_messages(rt, account, selector)
+            )
 
     @_decorate(
         OptionalAuth,

@@ -115,8 +115,13 @@ def build(app: Application, version: str) -> bytes:
         service, W("port"), name=PORT, binding=f"tns:{BINDINGS[version]}"
     )
     etree.SubElement(port, S("address"), location=LOCATION_PLACEHOLDER)
-    return etree.tostring(
+    document = etree.tostring(
         root, xml_declaration=True, encoding="UTF-8", pretty_print=True
+    )
+    # The schema declares its own prefixes again, so that it stands alone
+    # where an importer lifts it out (lxml drops them as redundant).
+    return document.replace(
+        b"<xs:schema ", f'<xs:schema xmlns:xs="{XS}" xmlns:tns="{NS}" '.encode(), 1
     )
 
 
