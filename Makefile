@@ -19,6 +19,11 @@ run: $(STAMP)
 	mkdir -p var
 	$(BIN)/soapsms db upgrade
 	$(BIN)/soapsms account create demo --password demo-password --name "Demo account" --exist-ok
+	@echo
+	@echo "Demo account: demo / demo-password. Once it is up, send a first message from another terminal:"
+	@echo "  $(BIN)/python -c 'import zeep; print(zeep.Client(\"http://127.0.0.1:8000/soap?wsdl\").service.SendMessage(Auth={\"AccountId\": \"demo\", \"Password\": \"demo-password\"}, Message={\"Text\": \"Hello from soapsms\", \"RecipientsText\": \"+17036069996\"}))'"
+	@echo "(README.md, Quick start, shows GetStatus too.)"
+	@echo
 	$(BIN)/soapsms serve --bind 127.0.0.1:8000 --workers 2
 
 lint: $(STAMP)

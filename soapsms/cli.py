@@ -167,7 +167,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         changes["bind"] = args.bind
     if args.workers:
         changes["workers"] = args.workers
-    return serve(settings.replace(**changes) if changes else settings)
+    # Processes that run once beside the web workers, as `soapsms <argv…>`.
+    companions: list[list[str]] = []
+    if args.config:
+        companions = [["--config", args.config, *argv] for argv in companions]
+    return serve(settings.replace(**changes) if changes else settings, companions)
 
 
 def build_parser() -> argparse.ArgumentParser:
