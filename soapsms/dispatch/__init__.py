@@ -1,0 +1,1 @@
+"""The dispatcher: claims due messages, routes them to carriers, records outcomes."""

@@ -1,0 +1,1 @@
+"""Carrier connectors: one module per carrier type behind `base.Connector`."""

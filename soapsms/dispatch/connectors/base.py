@@ -1,0 +1,121 @@
+"""The one small interface every carrier connector implements.
+
+A connector turns a `Submission` into a carrier's transmission confirmation
+(or refusal) and reports delivery receipts and inbound messages through the
+`Sink` it was given. It knows its carrier's codes and maps them to the
+contract's reason codes (`soapsms.domain.status`); nothing above it sees
+SMPP command_status values except as the opaque `carrier_error` text.
+
+Exceptions, drawn as the dispatcher sees them:
+
+    ConnectorError          the connector cannot take submissions now
+     └── ConnectorDown      not connected / bound; the dispatcher fails over
+
+Per-message outcomes are not exceptions: they are `SubmitResult`s.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+class ConnectorError(Exception):
+    """The connector cannot take submissions now."""
+
+
+class ConnectorDown(ConnectorError):
+    """Not connected or not bound; try the next route."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One message to hand to a carrier, already split into parts by our encoder."""
+
+    message_id: str
+    recipient: str  # E.164, with the +
+    sender: str | None
+    encoding: str  # "GSM7" or "UCS2"
+    segments: tuple[str, ...]  # the text of each part (domain.encoding.plan)
+    expires_at: datetime  # naive UTC: validity passed to the carrier
+    want_receipt: bool = True
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The carrier's answer for a whole message (all its parts).
+
+    accepted: every part was accepted; `carrier_ids` holds one id per part,
+    in part order. Otherwise `retry` says whether the failure is temporary
+    (throttled, connection lost: try again later or on another route) or
+    permanent (REJECTED), with the contract's `error_code` and the carrier's
+    raw `carrier_error` (e.g. "command_status=0x0000000B").
+    """
+
+    accepted: bool
+    carrier_ids: tuple[str, ...] = ()
+    retry: bool = False
+    error_code: str | None = None
+    carrier_error: str | None = None
+    error_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery receipt for one part, as the carrier reported it."""
+
+    connector: str  # the reporting connector's name (carrier ids are per route)
+    carrier_id: str  # normalised as the route says (hex/decimal), see the connector
+    stat: str  # DELIVRD, UNDELIV, REJECTD, EXPIRED, DELETED, ACCEPTD, ENROUTE, UNKNOWN
+    err: str | None = None
+    done_at: datetime | None = None  # naive UTC
+    raw: str | None = None  # the receipt text, kept for the history
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A mobile-originated message (deliver_sm that is not a receipt)."""
+
+    connector: str
+    sender: str
+    recipient: str
+    text: str
+    received_at: datetime
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Sink(Protocol):
+    """Where a connector reports what arrives from the carrier. Called from the
+    connector's own threads; implementations must be thread-safe and quick
+    (queue it; the dispatcher records it)."""
+
+    def receipt(self, receipt: Receipt) -> None: ...
+
+    def inbound(self, message: Inbound) -> None: ...
+
+
+class Connector(Protocol):
+    """A carrier route. Implementations live in `connectors/<type>.py`."""
+
+    name: str
+
+    def start(self, sink: Sink) -> None:
+        """Connect (and keep reconnecting with back-off) in the background."""
+
+    def submit(self, submission: Submission) -> Future[SubmitResult]:
+        """Hand one message over; the future completes with the carrier's answer.
+
+        Applies the connector's own window and per-second limit (it may block
+        the caller while the window is full). Raises ConnectorDown at once
+        when the route is not bound, so the dispatcher can fail over.
+        """
+        ...
+
+    def is_up(self) -> bool:
+        """Bound and accepting submissions."""
+        ...
+
+    def stop(self) -> None:
+        """Finish or abandon in-flight work and disconnect."""
