@@ -181,3 +181,14 @@ def test_wsdl_is_served_without_authentication(live):
     response = requests.get(live.url + "/soap?wsdl", timeout=10)
     assert response.status_code == 200
     assert b"SmsServicePortType" in response.content
+
+
+def test_overlong_auth_fields_are_validation_errors(live, account):
+    response = post(
+        live.url, envelope(STATUS_BODY.format(auth=auth_xml(account="a" * 65)))
+    )
+    assert raw_fault(response)[0] == "Client.ValidationError"
+    response = post(
+        live.url, envelope(STATUS_BODY.format(auth=auth_xml(password="p" * 129)))
+    )
+    assert raw_fault(response)[0] == "Client.ValidationError"

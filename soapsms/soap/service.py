@@ -40,9 +40,12 @@ def _text(value: str | None) -> str | None:
 def _credentials(env: dict[str, Any], body_auth: Any) -> list[r.Credentials]:
     found: list[r.Credentials] = []
     if body_auth is not None and body_auth.AccountId and body_auth.Password:
-        found.append(
-            r.Credentials(body_auth.AccountId.strip(), body_auth.Password, "body")
-        )
+        account_id = body_auth.AccountId.strip()
+        if len(account_id) > 64 or len(body_auth.Password) > 128:
+            raise errors.ValidationError(
+                "Auth: AccountId is 1 to 64 characters, Password 1 to 128"
+            )
+        found.append(r.Credentials(account_id, body_auth.Password, "body"))
     for token in env.get(ENV_KEY_TOKENS) or []:
         if token.digest:
             raise errors.AuthenticationFailed(

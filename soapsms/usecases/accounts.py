@@ -20,6 +20,8 @@ from soapsms.usecases.runtime import Runtime
 
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 DEFAULT_MAX_RECIPIENTS = 10_000
+# GetAccount reports credits as xs:int.
+MAX_CREDITS = 2**31 - 1
 
 
 class AccountNotFound(ValidationError):
@@ -171,13 +173,15 @@ def set_credits(
     if unlimited:
         return _update(rt, account_id, {"credits": None})
     if balance is not None:
-        if balance < 0:
-            raise ValidationError("a balance cannot be negative")
+        if not 0 <= balance <= MAX_CREDITS:
+            raise ValidationError(f"a balance is 0 to {MAX_CREDITS}")
         return _update(rt, account_id, {"credits": balance})
     if add is None:
         raise ValidationError("give a balance, an amount to add, or unlimited")
     current = get(rt, account_id).credits
-    return _update(rt, account_id, {"credits": max(0, (current or 0) + add)})
+    return _update(
+        rt, account_id, {"credits": min(MAX_CREDITS, max(0, (current or 0) + add))}
+    )
 
 
 def set_rate_limit(rt: Runtime, account_id: str, per_minute: int | None) -> AccountView:
