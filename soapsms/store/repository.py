@@ -205,6 +205,12 @@ def insert_batch(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(batches).values(**values))
 
 
+def _status_columns() -> list[Any]:
+    """What answers about a message need: all but the text and dispatch state."""
+    skip = {"text", "status_callback_url", "lease_owner", "attempts", "due_at"}
+    return [c for c in messages.c if c.name not in skip]
+
+
 def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Bulk insert straight through the driver's executemany.
 
@@ -255,7 +261,7 @@ def messages_of_batch(
 ) -> list[Row[Any]]:
     return list(
         conn.execute(
-            select(messages)
+            select(*_status_columns())
             .where(messages.c.batch_id == batch_id, messages.c.created_at == created_at)
             .order_by(messages.c.message_id)
         )
@@ -273,7 +279,7 @@ def messages_by_ids(
         # created_at lets PostgreSQL prune to the partitions that can hold them.
         found.extend(
             conn.execute(
-                select(messages).where(
+                select(*_status_columns()).where(
                     messages.c.account_id == account_id,
                     messages.c.message_id.in_(ids),
                     messages.c.created_at.in_(times),
@@ -313,7 +319,7 @@ def page_messages(
         )
     return list(
         conn.execute(
-            select(messages)
+            select(*_status_columns())
             .where(and_(*conditions))
             .order_by(messages.c.created_at.desc(), messages.c.message_id.desc())
             .limit(limit)
