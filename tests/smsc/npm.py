@@ -1,0 +1,105 @@
+"""The npm `smpp` package's server as an SMSC we did not write (tests/smsc/npm/smsc.js).
+
+Installed on first use into tests/smsc/npm/node_modules at the version pinned
+in tests/smsc/npm/package.json; started on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.smsc.fault import wait_until
+
+HERE = Path(__file__).parent / "npm"
+PINNED = json.loads((HERE / "package.json").read_text())["dependencies"]["smpp"]
+
+
+def _required() -> bool:
+    wanted = os.environ.get("SOAPSMS_REQUIRE", "")
+    return "npm" in {s.strip() for s in wanted.split(",")}
+
+
+def ensure_installed() -> Path:
+    """node_modules with smpp at the pinned version; skip only without node/npm."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        if _required():
+            pytest.fail("SOAPSMS_REQUIRE=npm but node or npm is not installed")
+        pytest.skip("the npm SMSC needs node and npm")
+    installed = HERE / "node_modules" / "smpp" / "package.json"
+    if not installed.exists() or json.loads(installed.read_text())["version"] != PINNED:
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(HERE),
+                "--no-package-lock",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"npm install of smpp@{PINNED} failed:\n{done.stderr}")
+    return Path(node)
+
+
+class NpmSmsc:
+    """`node smsc.js`: events from its stdout, commands to its stdin."""
+
+    def __init__(self, node: Path) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._lines: queue.Queue[str] = queue.Queue()
+        self.process = subprocess.Popen(
+            [str(node), "smsc.js"],
+            cwd=HERE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        listening = wait_until(lambda: self.find("listening"), 20, "npm SMSC to listen")
+        self.port: int = listening[0]["port"]
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._lock:
+                self.events.append(json.loads(line))
+
+    def find(self, event: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [e for e in self.events if e["event"] == event]
+
+    def mo(self, **fields: Any) -> None:
+        """Have the SMSC send a deliver_sm to every bound session."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"cmd": "mo", **fields}) + "\n")
+        self.process.stdin.flush()
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
