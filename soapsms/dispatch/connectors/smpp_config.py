@@ -30,8 +30,8 @@ class SmppConfig:
     "0000A1" and "161" compare equal.
     """
 
-    host: str
-    system_id: str
+    host: str = ""  # required, checked below with the other rules
+    system_id: str = ""
     port: int = 2775
     password: str = ""
     system_type: str = ""
