@@ -27,9 +27,18 @@ from soapsms.usecases.runtime import Runtime
 from soapsms.wsgi import create_app
 
 POSTGRES_URL = os.environ.get("SOAPSMS_TEST_POSTGRES_URL", "")
+# What must not be skipped for want of it, comma-separated (CI sets it):
+# postgres (the server), interop (mono and JAX-WS tool chains, tests/interop).
 REQUIRED = {
     s.strip() for s in os.environ.get("SOAPSMS_REQUIRE", "").split(",") if s.strip()
 }
+
+
+@pytest.fixture(scope="session")
+def required() -> frozenset[str]:
+    """SOAPSMS_REQUIRE's entries, for tests outside this file."""
+    return frozenset(REQUIRED)
+
 
 # --- the network stays on this machine ------------------------------------
 
