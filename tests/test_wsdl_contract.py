@@ -104,6 +104,76 @@ def test_ws_i_basic_profile_points(live):
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "binding_ns"),
+    [("/soap", wsdl_module.SOAP11_BINDING), ("/soap12", wsdl_module.SOAP12_BINDING)],
+    ids=["1.1", "1.2"],
+)
+def test_ws_i_points_of_both_wsdls_that_generators_unwrap_by(live, path, binding_ns):
+    # What the test above leaves out, for the 1.1 and the 1.2 WSDL alike.
+    doc = etree.fromstring(_served(live, path))
+    B = {"b": binding_ns, **N}
+    # One portType, operations not overloaded, each its own wrapper messages.
+    port_ops = doc.findall("wsdl:portType/wsdl:operation", N)
+    assert [op.get("name") for op in port_ops] == OPERATIONS
+    for op in port_ops:
+        name = op.get("name")
+        assert op.find("wsdl:input", N).get("message") == f"tns:{name}"
+        assert op.find("wsdl:output", N).get("message") == f"tns:{name}Response"
+        assert op.find("wsdl:fault", N) is None  # faults are told by their code
+    # Document/literal on every operation of one binding over HTTP; no header
+    # or fault declared, no namespace or parts on soap:body (WS-I R2716, R2210).
+    (binding,) = doc.findall("wsdl:binding", N)
+    assert binding.find("b:binding", B).get("transport") == wsdl_module.HTTP_TRANSPORT
+    bound = binding.findall("wsdl:operation", N)
+    assert [op.get("name") for op in bound] == OPERATIONS
+    for op in bound:
+        soap_op = op.find("b:operation", B)
+        assert soap_op.get("style") == "document"
+        assert soap_op.get("soapAction") == op.get("name")
+        for direction in ("input", "output"):
+            (body,) = op.find(f"wsdl:{direction}", N)
+            assert etree.QName(body).localname == "body", etree.QName(body)
+            assert dict(body.attrib) == {"use": "literal"}
+    (port,) = doc.findall("wsdl:service/wsdl:port", N)
+    assert port.find("b:address", B).get("location") == f"{live.url}{path}"
+    # One schema, in the target namespace, importing nothing; only named
+    # complex types (no facets, so no restriction types in generated code).
+    (schema,) = doc.findall("wsdl:types/xs:schema", N)
+    assert schema.get("targetNamespace") == doc.get("targetNamespace")
+    for banned in ("import", "include", "simpleType", "restriction", "attribute"):
+        assert not list(schema.iter(f"{{{XS}}}{banned}")), banned
+    types = {t.get("name"): t for t in schema.findall("xs:complexType", N)}
+    for element in schema.iter(f"{{{XS}}}element"):
+        kind = element.get("type", "")
+        if kind.startswith("tns:"):
+            assert kind[4:] in types, kind  # every reference resolves
+        assert element.get("ref") is None
+    for ctype in types.values():
+        assert [etree.QName(c).localname for c in ctype] == ["sequence"]
+        children = ctype.findall("xs:sequence/*", N)
+        assert {etree.QName(c).localname for c in children} <= {"element"}
+        # A list is a wrapper holding only its repeated item: no arrays of
+        # arrays, and .NET maps it to a plain array.
+        repeated = [c for c in children if c.get("maxOccurs") == "unbounded"]
+        if repeated:
+            assert children == repeated and len(repeated) == 1, ctype.get("name")
+            assert repeated[0].get("minOccurs") == "0"
+            item = repeated[0].get("type", "")
+            if item.startswith("tns:"):
+                nested = "xs:sequence/xs:element[@maxOccurs='unbounded']"
+                assert types[item[4:]].find(nested, N) is None, item
+    # The wrappers: request elements named after the operation, responses
+    # holding exactly one required <Op>Result.
+    for name in OPERATIONS:
+        request = schema.find(f"xs:element[@name='{name}']", N)
+        assert request.get("type") == f"tns:{name}"
+        response = schema.find(f"xs:element[@name='{name}Response']", N)
+        (result,) = types[response.get("type")[4:]].findall("xs:sequence/*", N)
+        assert result.get("name") == f"{name}Result"
+        assert result.get("minOccurs") is None and result.get("nillable") is None
+
+
 def test_contract_type_field_order(live):
     doc = etree.fromstring(_served(live, "/soap"))
     schema = doc.find("wsdl:types/xs:schema", N)
