@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
 import threading
@@ -23,18 +22,19 @@ HERE = Path(__file__).parent / "npm"
 PINNED = json.loads((HERE / "package.json").read_text())["dependencies"]["smpp"]
 
 
-def _required() -> bool:
-    wanted = os.environ.get("SOAPSMS_REQUIRE", "")
-    return "npm" in {s.strip() for s in wanted.split(",")}
+class NpmUnavailable(Exception):
+    """node or npm is missing (`missing`), or installing the package failed."""
+
+    def __init__(self, reason: str, missing: bool) -> None:
+        super().__init__(reason)
+        self.missing = missing
 
 
-def ensure_installed() -> Path:
-    """node_modules with smpp at the pinned version; skip only without node/npm."""
+def install() -> Path:
+    """node, with smpp at the pinned version in tests/smsc/npm/node_modules."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        if _required():
-            pytest.fail("SOAPSMS_REQUIRE=npm but node or npm is not installed")
-        pytest.skip("the npm SMSC needs node and npm")
+        raise NpmUnavailable("the npm SMSC needs node and npm", missing=True)
     installed = HERE / "node_modules" / "smpp" / "package.json"
     if not installed.exists() or json.loads(installed.read_text())["version"] != PINNED:
         done = subprocess.run(
@@ -54,19 +54,32 @@ def ensure_installed() -> Path:
             check=False,
         )
         if done.returncode != 0:
-            pytest.fail(f"npm install of smpp@{PINNED} failed:\n{done.stderr}")
+            raise NpmUnavailable(
+                f"npm install of smpp@{PINNED} failed:\n{done.stderr}", missing=False
+            )
     return Path(node)
+
+
+def ensure_installed() -> Path:
+    """install() for a test: skip without node/npm (unless SOAPSMS_REQUIRE=npm)."""
+    wanted = {s.strip() for s in os.environ.get("SOAPSMS_REQUIRE", "").split(",")}
+    try:
+        return install()
+    except NpmUnavailable as exc:
+        if exc.missing and "npm" not in wanted:
+            pytest.skip(str(exc))
+        pytest.fail(str(exc))
 
 
 class NpmSmsc:
     """`node smsc.js`: events from its stdout, commands to its stdin."""
 
-    def __init__(self, node: Path) -> None:
+    def __init__(self, node: Path, quiet: bool = False) -> None:
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
-        self._lines: queue.Queue[str] = queue.Queue()
         self.process = subprocess.Popen(
-            [str(node), "smsc.js"],
+            # --quiet: no line per submit_sm, for the benchmark.
+            [str(node), "smsc.js", *(["--quiet"] if quiet else [])],
             cwd=HERE,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -4,9 +4,10 @@ Why smpplib: of the Python SMPP packages it is the maintained, widely used
 one (python-smpplib; releases into 2025, LGPL), with complete SMPP 3.4 PDU
 classes and a plain blocking client we can drive from our own threads. The
 asyncio ones (aiosmpplib, smpp34) are younger or Rust-backed, and naz and
-smpp.twisted are unmaintained. We use its PDUs, connect/bind and framing,
-not its `make_parts` (it splits GSM escapes) nor its `listen` loop (it raises
-on error responses and has no window).
+smpp.twisted are unmaintained. We use its PDU classes (encode and parse),
+its connect and bind; not its `make_parts` (it splits GSM escapes), nor its
+`listen`/`read_pdu` loop (it raises on error responses, has no window, and
+makes two recv calls per PDU where one recv can bring many).
 
 Threads: `start()` runs one thread per route that connects, binds, reads
 every PDU and keeps the link alive (enquire_link, reconnect with back-off).
@@ -28,17 +29,14 @@ from __future__ import annotations
 import logging
 import random
 import select
-import socket
+import struct
 import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from smpplib import client as smpp_client
-from smpplib import consts as smpp_consts
 from smpplib import exceptions as smpp_errors
 from smpplib import smpp as smpp_pdu
 
@@ -52,6 +50,13 @@ from soapsms.dispatch.connectors.base import (
 )
 from soapsms.dispatch.connectors.smpp_config import SmppConfig
 from soapsms.dispatch.connectors.smpp_pdus import submit_fields, validity_period
+from soapsms.dispatch.connectors.smpp_session import (
+    Client,
+    Message,
+    Part,
+    Sequence,
+    Session,
+)
 from soapsms.domain import status
 
 logger = logging.getLogger(__name__)
@@ -60,107 +65,13 @@ ESME_RINVCMDID = 0x03
 ESME_RX_T_APPN = 0x64  # "ESME receiver temporary app error": redeliver later
 _UNBIND_WAIT = 1.0  # seconds to wait for unbind_resp when stopping
 _TICK = 0.25  # longest the reader waits before looking at its timers again
+_RECV_BYTES = 65536
+_MAX_PDU_BYTES = 65536  # far above any SMPP 3.4 PDU; more means a broken stream
 _LINK_ERRORS = (OSError, smpp_errors.ConnectionError, smpp_errors.PDUError)
 
 
 class _SessionEnded(Exception):
     """The SMSC unbound, or a keep-alive went unanswered."""
-
-
-class _Sequence:
-    """smpplib's sequence generator, made safe for several sending threads."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._sequence = 0
-
-    @property
-    def sequence(self) -> int:
-        return self._sequence
-
-    def next_sequence(self) -> int:
-        with self._lock:
-            self._sequence = self._sequence % 0x7FFFFFFF + 1
-            return self._sequence
-
-
-class _Client(smpp_client.Client):  # type: ignore[misc]
-    def _create_socket(self) -> socket.socket:
-        sock: socket.socket = super()._create_socket()
-        # Small PDUs in a window: Nagle's delay would cap the rate.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-
-
-@dataclass
-class _Part:
-    ok: bool
-    carrier_id: str = ""
-    error_code: str | None = None
-    retry: bool = False
-    carrier_error: str | None = None
-    error_text: str | None = None
-
-
-_LOST = _Part(False, error_code=status.NETWORK_ERROR, retry=True)
-
-
-class _Message:
-    """One Submission's parts on their way; completes its Future once answered."""
-
-    def __init__(self, parts: int) -> None:
-        self.future: Future[SubmitResult] = Future()
-        self.results: list[_Part | None] = [None] * parts
-        self.sent = 0
-        self.sealed = False  # the submitting thread sends no more parts
-        self.abort: _Part | None = None  # why parts were left unsent
-        self.claimed = False  # one thread has taken the job of completing it
-
-    def claim(self) -> bool:
-        """Whether the caller (holding the connector's lock) must complete it now."""
-        if self.claimed or not self.sealed:
-            return False
-        if any(r is None for r in self.results[: self.sent]):
-            return False
-        self.claimed = True
-        return True
-
-    def result(self) -> SubmitResult:
-        answered = [r for r in self.results[: self.sent] if r is not None]
-        failed = next((r for r in answered if not r.ok), self.abort)
-        if failed is None and self.sent == len(self.results):
-            return SubmitResult(True, tuple(r.carrier_id for r in answered))
-        failed = failed or _LOST
-        return SubmitResult(
-            False,
-            retry=failed.retry,
-            error_code=failed.error_code,
-            carrier_error=failed.carrier_error,
-            error_text=failed.error_text,
-        )
-
-
-class _Session:
-    """One bound connection and the submit_sm PDUs waiting for an answer on it."""
-
-    def __init__(self, client: _Client) -> None:
-        self.client = client
-        self.pending: dict[int, tuple[_Message, int, float]] = {}
-        self.send_lock = threading.Lock()
-
-    def send(self, pdu: Any) -> None:
-        with self.send_lock:
-            self.client.send_pdu(pdu)
-
-    def respond(self, command: str, sequence: int, status_code: int = 0) -> None:
-        pdu = smpp_pdu.make_pdu(command, client=self.client, status=status_code)
-        pdu.sequence = sequence
-        self.send(pdu)
-
-    def close(self) -> None:
-        # We close on purpose; smpplib would warn about closing while bound.
-        self.client.state = smpp_consts.SMPP_CLIENT_STATE_OPEN
-        self.client.disconnect()
 
 
 class SmppConnector:
@@ -171,7 +82,7 @@ class SmppConnector:
         self.config = config
         self._sink: Sink | None = None
         self._cond = threading.Condition()
-        self._session: _Session | None = None
+        self._session: Session | None = None
         self._outstanding = 0  # submit_sm PDUs sent and not yet answered
         self._accepting = True
         self._stop = threading.Event()
@@ -211,7 +122,7 @@ class SmppConnector:
             self._reference = (self._reference + 1) % 256
             reference = self._reference
         parts = submit_fields(submission, self.config, reference, validity)
-        message = _Message(len(parts))
+        message = Message(len(parts))
         try:
             for index, fields in enumerate(parts):
                 if not self._send_part(message, index, fields):
@@ -241,14 +152,14 @@ class SmppConnector:
 
     # --- sending ------------------------------------------------------------
 
-    def _send_part(self, message: _Message, index: int, fields: dict[str, Any]) -> bool:
+    def _send_part(self, message: Message, index: int, fields: dict[str, Any]) -> bool:
         """Send one part; False when the message must not send more."""
         try:
             session = self._take_slot()
         except ConnectorDown:
             if index == 0:
                 raise
-            message.abort = _Part(
+            message.abort = Part(
                 False,
                 error_code=status.NETWORK_ERROR,
                 retry=True,
@@ -277,7 +188,7 @@ class SmppConnector:
             return False
         return True
 
-    def _take_slot(self) -> _Session:
+    def _take_slot(self) -> Session:
         with self._cond:
             while True:
                 if not self._accepting or self._session is None:
@@ -302,7 +213,7 @@ class SmppConnector:
         if at > now:
             time.sleep(at - now)  # this wait is the per-second limit itself
 
-    def _answer(self, session: _Session, sequence: int, part: _Part) -> None:
+    def _answer(self, session: Session, sequence: int, part: Part) -> None:
         """Record a part's answer; complete its message when all are in."""
         with self._cond:
             entry = session.pending.pop(sequence, None)
@@ -350,19 +261,20 @@ class SmppConnector:
             finally:
                 self._end_session(session, reason)
 
-    def _connect(self) -> _Session:
+    def _connect(self) -> Session:
         config = self.config
-        client = _Client(
+        client = Client(
             config.host,
             config.port,
             timeout=config.connect_timeout_seconds,
-            sequence_generator=_Sequence(),
+            sequence_generator=Sequence(),
             logger_name=f"{__name__}.wire.{self.name}",
             allow_unknown_opt_params=True,
         )
-        client.connect()
-        session = _Session(client)
+        session = Session(client)
         try:
+            # smpplib keeps the socket of a refused connect: closed below.
+            client.connect()
             client.bind_transceiver(
                 system_id=config.system_id,
                 password=config.password,
@@ -371,7 +283,7 @@ class SmppConnector:
         except BaseException:
             session.close()
             raise
-        # From here a read waits this long for the rest of a PDU it has begun.
+        # From here a send that the SMSC does not take in this time is a dead link.
         client._socket.settimeout(config.response_timeout_seconds)
         with self._cond:
             self._session = session
@@ -380,7 +292,7 @@ class SmppConnector:
         logger.info("smpp %s: bound to %s:%d", self.name, config.host, config.port)
         return session
 
-    def _end_session(self, session: _Session, reason: str) -> None:
+    def _end_session(self, session: Session, reason: str) -> None:
         with self._cond:
             if self._session is session:
                 self._session = None
@@ -388,7 +300,7 @@ class SmppConnector:
             session.pending.clear()
             self._outstanding -= len(pending)
             self._cond.notify_all()
-            lost = _Part(
+            lost = Part(
                 False,
                 error_code=status.NETWORK_ERROR,
                 retry=True,
@@ -406,12 +318,18 @@ class SmppConnector:
         except _LINK_ERRORS:
             pass
 
-    def _serve(self, session: _Session) -> None:
-        """Read and answer PDUs until the link fails or we are stopped."""
+    def _serve(self, session: Session) -> None:
+        """Read and answer PDUs until the link fails or we are stopped.
+
+        One recv takes whatever has arrived, often many PDUs; each is parsed
+        by smpplib. (smpplib's read_pdu makes two recv calls per PDU, and a
+        blocking read cannot also keep the timers.)
+        """
         config = self.config
         sock = session.client._socket
+        buffer = bytearray()
         next_enquire = time.monotonic() + config.enquire_link_seconds
-        enquire_deadline: float | None = None
+        next_expiry = 0.0
         unbind_sent: float | None = None
         while True:
             now = time.monotonic()
@@ -421,42 +339,66 @@ class SmppConnector:
                     unbind_sent = now
                 elif now - unbind_sent > _UNBIND_WAIT:
                     return
-            if enquire_deadline is not None and now > enquire_deadline:
+            deadline = session.enquire_deadline
+            if deadline is not None and now > deadline:
                 raise _SessionEnded("no enquire_link_resp")
             if now >= next_enquire:
-                pdu = smpp_pdu.make_pdu("enquire_link", client=session.client)
-                session.send(pdu)
+                session.send(smpp_pdu.make_pdu("enquire_link", client=session.client))
                 next_enquire = now + config.enquire_link_seconds
-                enquire_deadline = (
-                    enquire_deadline or now + config.response_timeout_seconds
-                )
-            self._expire(session, now)
+                if deadline is None:
+                    session.enquire_deadline = now + config.response_timeout_seconds
+            if now >= next_expiry:
+                self._expire(session, now)
+                next_expiry = now + _TICK
             readable, _, _ = select.select([sock], [], [], _TICK)
             if not readable:
                 continue
-            try:
-                pdu = session.client.read_pdu()
-            except smpp_errors.UnknownCommandError as exc:
-                logger.warning("smpp %s: ignored PDU: %s", self.name, exc)
-                continue
-            command = pdu.command
-            if command == "submit_sm_resp" or command == "generic_nack":
-                self._answer(session, pdu.sequence, self._part(pdu))
-            elif command == "deliver_sm":
-                self._deliver(session, pdu)
-            elif command == "enquire_link":
-                session.respond("enquire_link_resp", pdu.sequence)
-            elif command == "enquire_link_resp":
-                enquire_deadline = None
-            elif command == "unbind":
-                session.respond("unbind_resp", pdu.sequence)
-                raise _SessionEnded("the SMSC unbound")
-            elif command == "unbind_resp":
-                return
-            elif pdu.is_request():
-                session.respond("generic_nack", pdu.sequence, ESME_RINVCMDID)
+            chunk = sock.recv(_RECV_BYTES)
+            if not chunk:
+                raise smpp_errors.ConnectionError("the SMSC closed the connection")
+            buffer += chunk
+            while len(buffer) >= 16:
+                length = int.from_bytes(buffer[:4], "big")
+                if not 16 <= length <= _MAX_PDU_BYTES:
+                    raise _SessionEnded(f"PDU length {length} is out of bounds")
+                if len(buffer) < length:
+                    break
+                raw = bytes(buffer[:length])
+                del buffer[:length]
+                if self._handle(session, raw):
+                    return
 
-    def _expire(self, session: _Session, now: float) -> None:
+    def _handle(self, session: Session, raw: bytes) -> bool:
+        """Act on one PDU; True when the session is over (our unbind answered)."""
+        try:
+            pdu = smpp_pdu.parse_pdu(
+                raw, client=session.client, allow_unknown_opt_params=True
+            )
+        except smpp_errors.UnknownCommandError:
+            command_id, sequence = struct.unpack(">4xL4xL", raw[:16])
+            logger.warning("smpp %s: unknown command 0x%08X", self.name, command_id)
+            if not command_id & 0x80000000:  # a request: it wants an answer
+                session.respond("generic_nack", sequence, ESME_RINVCMDID)
+            return False
+        command = pdu.command
+        if command == "submit_sm_resp" or command == "generic_nack":
+            self._answer(session, pdu.sequence, self._part(pdu))
+        elif command == "deliver_sm":
+            self._deliver(session, pdu)
+        elif command == "enquire_link":
+            session.respond("enquire_link_resp", pdu.sequence)
+        elif command == "enquire_link_resp":
+            session.enquire_deadline = None
+        elif command == "unbind":
+            session.respond("unbind_resp", pdu.sequence)
+            raise _SessionEnded("the SMSC unbound")
+        elif command == "unbind_resp":
+            return True
+        elif pdu.is_request():
+            session.respond("generic_nack", pdu.sequence, ESME_RINVCMDID)
+        return False
+
+    def _expire(self, session: Session, now: float) -> None:
         timeout = self.config.response_timeout_seconds
         with self._cond:
             late = [
@@ -468,7 +410,7 @@ class SmppConnector:
             self._answer(
                 session,
                 seq,
-                _Part(
+                Part(
                     False,
                     error_code=status.NETWORK_ERROR,
                     retry=True,
@@ -476,15 +418,15 @@ class SmppConnector:
                 ),
             )
 
-    def _part(self, pdu: Any) -> _Part:
+    def _part(self, pdu: Any) -> Part:
         if pdu.command == "submit_sm_resp" and pdu.status == 0:
             raw = smpp_receipts.decode_field(pdu.message_id)
-            return _Part(
+            return Part(
                 True, smpp_receipts.normalise_id(raw, self.config.submit_id_format)
             )
         code = pdu.status or ESME_RINVCMDID  # a generic_nack without a status
         outcome = smpp_codes.outcome(code, self.config.status_map)
-        return _Part(
+        return Part(
             False,
             error_code=outcome.error_code,
             retry=outcome.retry,
@@ -492,7 +434,7 @@ class SmppConnector:
             error_text=f"{pdu.command}: {pdu.get_status_desc(code)}",
         )
 
-    def _deliver(self, session: _Session, pdu: Any) -> None:
+    def _deliver(self, session: Session, pdu: Any) -> None:
         sink = self._sink
         status_code = 0
         try:

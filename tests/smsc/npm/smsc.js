@@ -6,6 +6,7 @@
 const smpp = require('smpp');
 const readline = require('readline');
 
+const quiet = process.argv.includes('--quiet');
 const sessions = new Set();
 let nextId = 0x1F0;
 const out = (event) => process.stdout.write(JSON.stringify(event) + '\n');
@@ -29,7 +30,7 @@ const server = smpp.createServer((session) => {
     const id = (nextId++).toString(16).toUpperCase().padStart(8, '0');
     const sm = body(pdu.short_message);
     const payload = body(pdu.message_payload);
-    out({
+    if (!quiet) out({
       event: 'submit', message_id: id, sequence: pdu.sequence_number,
       esm_class: pdu.esm_class, data_coding: pdu.data_coding,
       registered_delivery: pdu.registered_delivery,

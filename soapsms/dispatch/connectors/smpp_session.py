@@ -1,0 +1,121 @@
+"""The state of an SMPP bind: sequence numbers, messages in flight, the socket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from smpplib import client as smpp_client
+from smpplib import consts as smpp_consts
+from smpplib import exceptions as smpp_errors
+from smpplib import smpp as smpp_pdu
+
+from soapsms.dispatch.connectors.base import SubmitResult
+from soapsms.domain import status
+
+
+class Sequence:
+    """smpplib's sequence generator, made safe for several sending threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sequence = 0
+
+    @property
+    def sequence(self) -> int:
+        return self._sequence
+
+    def next_sequence(self) -> int:
+        with self._lock:
+            self._sequence = self._sequence % 0x7FFFFFFF + 1
+            return self._sequence
+
+
+class Client(smpp_client.Client):  # type: ignore[misc]
+    """smpplib's client, with the socket option a window of small PDUs needs."""
+
+    def _create_socket(self) -> socket.socket:
+        sock: socket.socket = super()._create_socket()
+        # Small PDUs in a window: Nagle's delay would cap the rate.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+
+@dataclass
+class Part:
+    ok: bool
+    carrier_id: str = ""
+    error_code: str | None = None
+    retry: bool = False
+    carrier_error: str | None = None
+    error_text: str | None = None
+
+
+LOST = Part(False, error_code=status.NETWORK_ERROR, retry=True)
+
+
+class Message:
+    """One Submission's parts on their way; completes its Future once answered."""
+
+    def __init__(self, parts: int) -> None:
+        self.future: Future[SubmitResult] = Future()
+        self.results: list[Part | None] = [None] * parts
+        self.sent = 0
+        self.sealed = False  # the submitting thread sends no more parts
+        self.abort: Part | None = None  # why parts were left unsent
+        self.claimed = False  # one thread has taken the job of completing it
+
+    def claim(self) -> bool:
+        """Whether the caller (holding the connector's lock) must complete it now."""
+        if self.claimed or not self.sealed:
+            return False
+        if any(r is None for r in self.results[: self.sent]):
+            return False
+        self.claimed = True
+        return True
+
+    def result(self) -> SubmitResult:
+        answered = [r for r in self.results[: self.sent] if r is not None]
+        failed = next((r for r in answered if not r.ok), self.abort)
+        if failed is None and self.sent == len(self.results):
+            return SubmitResult(True, tuple(r.carrier_id for r in answered))
+        failed = failed or LOST
+        return SubmitResult(
+            False,
+            retry=failed.retry,
+            error_code=failed.error_code,
+            carrier_error=failed.carrier_error,
+            error_text=failed.error_text,
+        )
+
+
+class Session:
+    """One bound connection and the submit_sm PDUs waiting for an answer on it."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.pending: dict[int, tuple[Message, int, float]] = {}
+        self.enquire_deadline: float | None = None  # an enquire_link awaits its resp
+        self.send_lock = threading.Lock()
+
+    def send(self, pdu: Any) -> None:
+        # Encoded outside the lock; written whole by one thread at a time.
+        data = pdu.generate()
+        with self.send_lock:
+            sock = self.client._socket
+            if sock is None:
+                raise smpp_errors.ConnectionError("not connected")
+            sock.sendall(data)
+
+    def respond(self, command: str, sequence: int, status_code: int = 0) -> None:
+        pdu = smpp_pdu.make_pdu(command, client=self.client, status=status_code)
+        pdu.sequence = sequence
+        self.send(pdu)
+
+    def close(self) -> None:
+        # We close on purpose; smpplib would warn about closing while bound.
+        self.client.state = smpp_consts.SMPP_CLIENT_STATE_OPEN
+        self.client.disconnect()
