@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import struct
 import threading
 from concurrent.futures import Future
 from dataclasses import replace
@@ -193,3 +194,20 @@ def test_expired_validity_is_not_sent() -> None:
         "VALIDITY_EXPIRED",
     )
     assert smsc.submits == []
+
+
+def test_unknown_command_is_nacked_and_the_link_stays() -> None:
+    with FaultSmsc() as smsc, connector(smsc.port) as carrier:
+        # command_id 0x00000999 is no SMPP 3.4 request.
+        smsc.current.sock.sendall(struct.pack(">LLLL", 16, 0x999, 0, 77))
+        wait_until(lambda: smsc.others, what="an answer")
+        assert smsc.others == [("generic_nack", 0x03, 77)]  # ESME_RINVCMDID
+        assert carrier.submit(submission()).result(5).accepted
+        assert carrier.binds == 1
+
+
+def test_a_broken_stream_is_left_for_a_new_bind() -> None:
+    with FaultSmsc() as smsc, connector(smsc.port) as carrier:
+        smsc.current.sock.sendall(struct.pack(">L", 5) + b"junk")  # length < 16
+        wait_until(lambda: carrier.binds == 2 and carrier.is_up(), what="rebind")
+        assert carrier.submit(submission()).result(5).accepted

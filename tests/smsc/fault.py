@@ -170,6 +170,7 @@ class FaultSmsc:
         self.enquire_links = 0
         self.bind_attempts: list[float] = []
         self.max_unanswered = 0
+        self.others: list[tuple[str, int, int]] = []  # (command, status, sequence)
         self._ids = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
@@ -261,6 +262,9 @@ class FaultSmsc:
         elif command == "unbind":
             self._reply(conn, pdu, "unbind_resp")
             conn.drop()
+        else:
+            with self.lock:
+                self.others.append((command, pdu.status, pdu.sequence))
 
     def _reply(self, conn: Conn, pdu: Any, command: str) -> None:
         resp = smpp_pdu.make_pdu(command, client=conn.seq)

@@ -183,8 +183,10 @@ class SmppConnector:
         try:
             session.send(pdu)
         except _LINK_ERRORS as exc:
+            # The reader thread owns the socket: wake it to end the session
+            # (and answer this part with the others in flight).
             logger.warning("smpp %s: send failed: %s", self.name, exc)
-            self._end_session(session, "send failed")
+            session.shut_down()
             return False
         return True
 
@@ -239,7 +241,7 @@ class SmppConnector:
         while not self._stop.is_set():
             try:
                 session = self._connect()
-            except _LINK_ERRORS as exc:
+            except Exception as exc:  # refused, timed out, or a bad bind_resp
                 logger.warning(
                     "smpp %s: bind failed (%s); retrying in %.1fs",
                     self.name,
@@ -258,6 +260,11 @@ class SmppConnector:
                 reason = str(exc) or type(exc).__name__
                 if not self._stop.is_set():
                     logger.warning("smpp %s: link lost: %s", self.name, reason)
+            except Exception as exc:
+                # A PDU smpplib cannot parse, or our bug: log it, and keep the
+                # route alive on a new bind rather than let this thread die.
+                reason = f"unexpected {type(exc).__name__}"
+                logger.exception("smpp %s: session failed", self.name)
             finally:
                 self._end_session(session, reason)
 
@@ -357,7 +364,7 @@ class SmppConnector:
             if not chunk:
                 raise smpp_errors.ConnectionError("the SMSC closed the connection")
             buffer += chunk
-            while len(buffer) >= 16:
+            while len(buffer) >= 4:
                 length = int.from_bytes(buffer[:4], "big")
                 if not 16 <= length <= _MAX_PDU_BYTES:
                     raise _SessionEnded(f"PDU length {length} is out of bounds")

@@ -115,6 +115,15 @@ class Session:
         pdu.sequence = sequence
         self.send(pdu)
 
+    def shut_down(self) -> None:
+        """Make the reader's next recv see the end of the stream."""
+        sock = self.client._socket
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already down
+
     def close(self) -> None:
         # We close on purpose; smpplib would warn about closing while bound.
         self.client.state = smpp_consts.SMPP_CLIENT_STATE_OPEN
