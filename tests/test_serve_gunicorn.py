@@ -68,7 +68,9 @@ def gunicorn_url(db_url: str, tmp_path: Path) -> Iterator[str]:
             try:
                 if requests.get(url + "/health", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            # A request accepted while the workers still boot (beside the
+            # companions, on two cores) may take longer than the read timeout.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"soapsms serve did not start:\n{log.read_text()}")
