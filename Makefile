@@ -29,7 +29,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check soapsms tests
 	$(BIN)/lint-imports
-	$(BIN)/mypy soapsms/domain soapsms/store soapsms/usecases soapsms/config.py soapsms/errors.py
+	$(BIN)/mypy soapsms/domain soapsms/store soapsms/usecases soapsms/dispatch soapsms/config.py soapsms/errors.py
 
 test: lint
 	$(BIN)/python -m pytest tests

@@ -159,6 +159,13 @@ def cmd_wsdl(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from soapsms.dispatch.worker import run_dispatcher
+
+    with _runtime(settings) as rt:
+        return run_dispatcher(rt, wait=args.wait)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from soapsms.serve import serve
 
@@ -169,6 +176,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         changes["workers"] = args.workers
     # Processes that run once beside the web workers, as `soapsms <argv…>`.
     companions: list[list[str]] = []
+    if args.dispatch == "on":
+        companions.append(["dispatch"])
     if args.config:
         companions = [["--config", args.config, *argv] for argv in companions]
     return serve(settings.replace(**changes) if changes else settings, companions)
@@ -184,7 +193,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway under gunicorn")
     serve.add_argument("--bind", help="HOST:PORT (default from config, 127.0.0.1:8000)")
     serve.add_argument("--workers", type=int, help="gunicorn worker processes")
+    serve.add_argument(
+        "--dispatch",
+        choices=("on", "off"),
+        default="on",
+        help="start one dispatcher beside the web workers (default on)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    dispatch = sub.add_parser(
+        "dispatch", help="run a dispatcher: send queued messages through the carriers"
+    )
+    dispatch.add_argument(
+        "--wait",
+        action="store_true",
+        help="on SQLite, wait for a running dispatcher to stop instead of refusing",
+    )
+    dispatch.set_defaults(func=cmd_dispatch)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

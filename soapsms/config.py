@@ -39,6 +39,14 @@ class Settings:
     default_validity_minutes: int = 2880
     allow_private_callbacks: bool = False
     log_level: str = "INFO"
+    # Dispatcher: how long a claimed message stays leased (renewed while in
+    # flight; after a crash it is taken up again this long later), and how
+    # many messages one claim takes.
+    dispatch_lease_seconds: float = 60.0
+    dispatch_batch_size: int = 200
+    # Carrier connectors and routes: the [connector:NAME] and [routes]
+    # sections of the INI file (not environment variables).
+    routes: Routes = field(default_factory=lambda: Routes(), compare=False)
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), compare=False, repr=False
     )
@@ -117,8 +125,93 @@ def load_settings(
                 if key not in fields:
                     raise ConfigError(f"{path}: unknown setting {key!r}")
                 values[key] = _coerce(key, raw, fields[key])
+        values["routes"] = parse_routes(parser, str(path))
     for name, annotation in fields.items():
         override = env.get(f"SOAPSMS_{name.upper()}")
         if override is not None:
             values[name] = _coerce(name, override, annotation)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+# --- carrier connectors and routes -------------------------------------------
+
+SIMULATOR = "simulator"
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """One [connector:NAME] section: a carrier route's type and its options."""
+
+    name: str
+    type: str
+    options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Number prefixes (E.164, with the +; "" is the default route) to the
+    ordered connector names that serve them: production first, then contingency.
+
+    Without any configuration everything goes to a built-in simulator, so a
+    demo gateway delivers.
+    """
+
+    connectors: tuple[ConnectorConfig, ...] = (ConnectorConfig(SIMULATOR, SIMULATOR),)
+    table: tuple[tuple[str, tuple[str, ...]], ...] = (("", (SIMULATOR,)),)
+
+    def connectors_for(self, number: str) -> tuple[str, ...]:
+        """The connector names for an E.164 number; the longest prefix wins."""
+        best: tuple[str, tuple[str, ...]] | None = None
+        for prefix, names in self.table:
+            longer = best is None or len(prefix) > len(best[0])
+            if number.startswith(prefix) and longer:
+                best = (prefix, names)
+        return best[1] if best is not None else ()
+
+
+def _route_prefix(key: str, source: str) -> str:
+    if key == "default":
+        return ""
+    digits = key[2:] if key.startswith("00") else key.lstrip("+")
+    if not digits.isdigit():
+        raise ConfigError(
+            f"{source}: [routes] key {key!r} is neither a number prefix nor 'default'"
+        )
+    return "+" + digits
+
+
+def parse_routes(parser: configparser.ConfigParser, source: str) -> Routes:
+    """[connector:NAME] sections (type = smpp | simulator | …, then the type's
+    options) and [routes] (`+1 = primary, contingency`, `default = …`)."""
+    connectors = tuple(
+        ConnectorConfig(
+            name=section.split(":", 1)[1].strip(),
+            type=parser.get(section, "type", fallback="").strip(),
+            options=tuple((k, v) for k, v in parser.items(section) if k != "type"),
+        )
+        for section in parser.sections()
+        if section.startswith("connector:")
+    )
+    for connector in connectors:
+        if not connector.name or not connector.type:
+            raise ConfigError(f"{source}: every [connector:NAME] needs a name and type")
+    if not parser.has_section("routes"):
+        if connectors:
+            raise ConfigError(f"{source}: connectors are defined but no [routes]")
+        return Routes()
+    known = {c.name for c in connectors} | {SIMULATOR}
+    table = []
+    for key, raw in parser.items("routes"):
+        names = tuple(n.strip() for n in raw.split(",") if n.strip())
+        unknown = [n for n in names if n not in known]
+        if not names or unknown:
+            raise ConfigError(
+                f"{source}: route {key!r} names no connector or an unknown one: "
+                f"{', '.join(unknown) or '(none)'}"
+            )
+        table.append((_route_prefix(key, source), names))
+    if any(SIMULATOR in names for _, names in table) and SIMULATOR not in {
+        c.name for c in connectors
+    }:
+        connectors += (ConnectorConfig(SIMULATOR, SIMULATOR),)
+    return Routes(connectors=connectors, table=tuple(table))

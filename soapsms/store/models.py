@@ -168,3 +168,116 @@ class RateEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
     count: Mapped[int] = mapped_column(Integer)
     __table_args__ = (Index("ix_rate_events_account_at", "account_id", "at"),)
+
+
+# --- dispatch (migration 0002) ----------------------------------------------
+
+
+class MessagePart(Base):
+    """One SMS part of a submitted message: its route, carrier id and receipt state.
+
+    Partitioned by month with its message on PostgreSQL.
+    """
+
+    __tablename__ = "message_parts"
+    message_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    message_created_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    part_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    carrier_id: Mapped[str] = mapped_column(String(64))
+    # SUBMITTED until its receipt says DELIVERED, UNDELIVERED or EXPIRED.
+    status: Mapped[str] = mapped_column(String(12))
+    stat: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    err: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    __table_args__ = (Index("ix_parts_carrier", "connector", "carrier_id"),)
+
+
+class ReceiptRecord(Base):
+    """A delivery receipt as received. The unique key makes recording it
+    idempotent; one whose submission is not recorded yet waits here unmatched."""
+
+    __tablename__ = "receipts"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+    connector: Mapped[str] = mapped_column(String(64))
+    carrier_id: Mapped[str] = mapped_column(String(64))
+    stat: Mapped[str] = mapped_column(String(12))
+    err: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    raw: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # unmatched | applied | ignored (late, or the part was already final)
+    outcome: Mapped[str] = mapped_column(String(12))
+    message_id: Mapped[str | None] = mapped_column(String(26), nullable=True)
+    message_created_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    part_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("connector", "carrier_id", "stat", name="uq_receipts_stat"),
+        Index("ix_receipts_received", "received_at"),
+    )
+
+
+class InboundMessage(Base):
+    """A mobile-originated message a carrier delivered to us; never dropped."""
+
+    __tablename__ = "inbound_messages"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+    connector: Mapped[str] = mapped_column(String(64))
+    sender: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    # JSON object: whatever else the carrier sent (TLVs, data_coding …).
+    extra: Mapped[str] = mapped_column(Text, default="{}")
+    __table_args__ = (Index("ix_inbound_received", "received_at"),)
+
+
+class CallbackEvent(Base):
+    """A status callback waiting to be POSTed: the durable outbox."""
+
+    __tablename__ = "callback_outbox"
+    event_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(26))
+    message_created_at: Mapped[datetime] = mapped_column(DateTime)
+    account_id: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    # JSON: the MessageStatus as it was right after the change.
+    payload: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    # pending, or failed once retries ran out (kept for the operator)
+    state: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
+    give_up_at: Mapped[datetime] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    __table_args__ = (
+        Index(
+            "ix_outbox_due",
+            "next_attempt_at",
+            sqlite_where=sql_text("state = 'pending'"),
+            postgresql_where=sql_text("state = 'pending'"),
+        ),
+    )
+
+
+class DispatcherBeat(Base):
+    """A running dispatcher and its last heartbeat (SQLite allows one at a time)."""
+
+    __tablename__ = "dispatchers"
+    dispatcher_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime)

@@ -7,6 +7,7 @@ its own table: lookups by id touch one month, purge drops whole months.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date, datetime
 
 from sqlalchemy import Connection, text
@@ -27,11 +28,17 @@ def partition_name(table: str, month: date) -> str:
 
 
 def ensure_partitions(
-    conn: Connection, around: date | datetime, back: int = 1, ahead: int = 12
+    conn: Connection,
+    around: date | datetime,
+    back: int = 1,
+    ahead: int = 12,
+    tables: Mapping[str, str] = PARTITIONED,
 ) -> list[str]:
     """Create the missing monthly partitions from `back` months before to `ahead` after.
 
-    Returns the names created. A no-op on other databases.
+    `tables` maps each partitioned table to its partition key (later
+    migrations partition their own tables). Returns the names created. A
+    no-op on other databases.
     """
     if conn.dialect.name != "postgresql":
         return []
@@ -44,13 +51,13 @@ def ensure_partitions(
                 "WHERE p.relname = ANY(:parents) "
                 "AND p.relnamespace = current_schema()::regnamespace"
             ),
-            {"parents": list(PARTITIONED)},
+            {"parents": list(tables)},
         )
     )
     created = []
     for offset in range(-back, ahead + 1):
         start, end = month_start(around, offset), month_start(around, offset + 1)
-        for table in PARTITIONED:
+        for table in tables:
             name = partition_name(table, start)
             if name in existing:
                 continue

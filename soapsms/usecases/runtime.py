@@ -34,6 +34,11 @@ class Runtime:
             engine if engine is not None else make_engine(settings.database_url)
         )
         self.clock = clock
+        # Whether a configured route serves an E.164 number (SendMessage
+        # rejects the others as NO_ROUTE); the dispatcher routes by the same table.
+        self.has_route: Callable[[str], bool] = lambda number: bool(
+            settings.routes.connectors_for(number)
+        )
         self._secret: bytes | None = None
         self._lock = threading.Lock()
         # Imported here to keep the module graph one-way (auth uses Runtime).

@@ -6,6 +6,7 @@ import hashlib
 import ipaddress
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +47,7 @@ RATE_WINDOW = timedelta(seconds=60)
 INVALID_NUMBER = "INVALID_NUMBER"
 DUPLICATE = "DUPLICATE"
 BLOCKED = "BLOCKED"
+NO_ROUTE = "NO_ROUTE"
 
 
 def to_utc(value: datetime) -> datetime:
@@ -132,6 +134,7 @@ def _classify(
     account: AccountView,
     blocked: set[str],
     normalized: list[str | None],
+    has_route: Callable[[str], bool] = lambda number: True,
 ) -> tuple[list[str], list[RejectedRecipient]]:
     accepted: list[str] = []
     rejected: list[RejectedRecipient] = []
@@ -143,6 +146,8 @@ def _classify(
             rejected.append(RejectedRecipient(raw, DUPLICATE))
         elif number in blocked:
             rejected.append(RejectedRecipient(raw, BLOCKED))
+        elif not has_route(number):
+            rejected.append(RejectedRecipient(raw, NO_ROUTE))
         else:
             seen.add(number)
             accepted.append(number)
@@ -180,7 +185,7 @@ def _prepare(rt: Runtime, account: AccountView, request: SendRequest) -> _Prepar
             if candidates
             else set()
         )
-    accepted, rejected = _classify(entries, account, blocked, normalized)
+    accepted, rejected = _classify(entries, account, blocked, normalized, rt.has_route)
     content = [
         request.text,
         accepted,

@@ -72,6 +72,9 @@ class Receipt:
     err: str | None = None
     done_at: datetime | None = None  # naive UTC
     raw: str | None = None  # the receipt text, kept for the history
+    # The contract's reason code for an UNDELIV `err`, where the route maps
+    # it (e.g. ABSENT_SUBSCRIBER); None: the receipt table's default, UNKNOWN.
+    error_code: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,497 @@
+"""The dispatcher: claim → route → submit → record; receipts; retries; signals.
+
+Threads, so that no step waits on another it does not need:
+
+    main        claims due messages (with a lease) and hands them to
+                connectors, up to `max_in_flight` outstanding; expires
+                overdue messages; fails over on ConnectorDown / ROUTING_ERROR
+    recorder    records the carriers' answers in batches (one transaction each)
+    receipts    records receipts and inbound messages from the Sink in batches
+    heartbeat   keeps the dispatcher's row alive and renews in-flight leases
+    callbacks   drains the status-callback outbox (soapsms.dispatch.callbacks)
+
+A crash loses nothing: a leased message is taken up again once its lease
+runs out. The one thing a crash can repeat is a submission the carrier
+accepted but we had not recorded yet (docs/dispatcher.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from soapsms.domain import status
+from soapsms.errors import Unavailable
+from soapsms.usecases import dispatching as uc
+from soapsms.usecases.dispatching_receipts import (
+    InboundIn,
+    ReceiptIn,
+    record_inbound,
+    record_receipts,
+    rematch_recent,
+)
+from soapsms.usecases.runtime import Runtime
+
+from .callbacks import CallbackSender, Transport
+from .connectors.base import (
+    Connector,
+    ConnectorDown,
+    Inbound,
+    Receipt,
+    Submission,
+    SubmitResult,
+)
+from .routing import Router, build_connectors
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_BATCH = 500  # outcomes or receipts recorded in one transaction at most
+_IDLE = 0.2  # seconds between looks at the store when nothing is due
+_STORE_RETRY = 1.0  # seconds before trying a failed store write again
+_REMATCH_EVERY = 5.0  # seconds between sweeps for receipts that overtook a submit
+
+
+@dataclass
+class _Attempt:
+    """A claimed message on its way through the route's connectors."""
+
+    job: uc.Claimed
+    index: int = 0  # the next connector of the route to try
+    last: SubmitResult | None = None
+    skipped: bool = False  # a connector was passed over because it was down
+
+
+class _Sink:
+    """Queues what connectors report; the receipts thread records it."""
+
+    def __init__(self, items: queue.Queue[ReceiptIn | InboundIn]) -> None:
+        self.items = items
+
+    def receipt(self, receipt: Receipt) -> None:
+        self.items.put(
+            ReceiptIn(
+                connector=receipt.connector,
+                carrier_id=receipt.carrier_id,
+                stat=receipt.stat,
+                err=receipt.err,
+                error_code=receipt.error_code,
+                done_at=receipt.done_at,
+                raw=receipt.raw,
+            )
+        )
+
+    def inbound(self, message: Inbound) -> None:
+        self.items.put(
+            InboundIn(
+                connector=message.connector,
+                sender=message.sender,
+                recipient=message.recipient,
+                text=message.text,
+                received_at=message.received_at,
+                extra=dict(message.extra),
+            )
+        )
+
+
+def _drain(source: queue.Queue[T], first_wait: float) -> list[T]:
+    """What is queued, up to a batch; waits `first_wait` for the first item."""
+    try:
+        items = [source.get(timeout=first_wait)]
+    except queue.Empty:
+        return []
+    while len(items) < _BATCH:
+        try:
+            items.append(source.get_nowait())
+        except queue.Empty:
+            break
+    return items
+
+
+class Dispatcher:
+    """One dispatcher process's work; `run()` blocks until `stop()`."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        connectors: dict[str, Connector] | None = None,
+        *,
+        batch_size: int | None = None,
+        lease_seconds: float | None = None,
+        callbacks: bool = True,
+        callback_transport: Transport | None = None,
+        drain_seconds: float = 30.0,
+    ) -> None:
+        self.rt = rt
+        settings = rt.settings
+        self.connectors = (
+            connectors if connectors is not None else build_connectors(settings.routes)
+        )
+        self.router = Router(settings.routes, self.connectors)
+        self.batch_size = batch_size or settings.dispatch_batch_size
+        self.max_in_flight = 2 * self.batch_size
+        self.lease = timedelta(seconds=lease_seconds or settings.dispatch_lease_seconds)
+        self.beat_every = max(0.5, min(5.0, self.lease.total_seconds() / 4))
+        self.drain_seconds = drain_seconds
+        self.dispatcher_id = (
+            f"{socket.gethostname()[:40]}:{os.getpid()}:{os.urandom(3).hex()}"
+        )
+        self.exclusive = rt.engine.dialect.name == "sqlite"
+        self._in_flight: dict[tuple[str, Any], uc.Claimed] = {}
+        self._lock = threading.Lock()
+        self._outcomes: queue.Queue[uc.Outcome] = queue.Queue()
+        self._reported: queue.Queue[ReceiptIn | InboundIn] = queue.Queue()
+        self._resubmit: queue.Queue[_Attempt] = queue.Queue()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._done = threading.Event()  # main loop finished handing over
+        self._quiet = threading.Event()  # connectors stopped: nothing more arrives
+        self._threads: list[threading.Thread] = []
+        self.callback_sender = (
+            CallbackSender(rt, self.dispatcher_id, transport=callback_transport)
+            if callbacks
+            else None
+        )
+
+    # --- life cycle ----------------------------------------------------------
+
+    def register(self, wait: bool = False) -> None:
+        """Announce this dispatcher; on SQLite refuse (or wait) while another runs."""
+        while True:
+            try:
+                uc.register_dispatcher(
+                    self.rt,
+                    self.dispatcher_id,
+                    socket.gethostname(),
+                    os.getpid(),
+                    self.lease,
+                    exclusive=self.exclusive,
+                )
+                return
+            except uc.AnotherDispatcher as exc:
+                if not wait or self._stopping.is_set():
+                    raise
+                logger.warning("%s; waiting", exc.message)
+                self._stopping.wait(self.beat_every)
+
+    def run(self, wait: bool = False) -> None:
+        """Register, start the connectors and threads, dispatch until stopped."""
+        self.register(wait)
+        logger.info(
+            "dispatcher %s started: connectors %s",
+            self.dispatcher_id,
+            ", ".join(self.connectors),
+        )
+        sink = _Sink(self._reported)
+        for connector in self.connectors.values():
+            connector.start(sink)
+        for name, target in (
+            ("recorder", self._record_loop),
+            ("receipts", self._receipt_loop),
+            ("heartbeat", self._heartbeat_loop),
+        ):
+            thread = threading.Thread(
+                target=target, name=f"dispatch-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        if self.callback_sender is not None:
+            self.callback_sender.start()
+        try:
+            self._main_loop()
+        finally:
+            self._shutdown()
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight submissions are finished and recorded."""
+        self._stopping.set()
+        self._wake.set()
+
+    def _shutdown(self) -> None:
+        self._done.set()
+        recorder = self._threads[0]
+        recorder.join(timeout=self.drain_seconds)
+        for connector in self.connectors.values():
+            try:
+                connector.stop()
+            except Exception:
+                logger.exception("connector %s did not stop cleanly", connector.name)
+        self._quiet.set()
+        for thread in self._threads[1:]:
+            thread.join(timeout=10)
+        if self.callback_sender is not None:
+            self.callback_sender.stop()
+        try:
+            uc.unregister_dispatcher(self.rt, self.dispatcher_id)
+        except Unavailable:
+            logger.warning("could not unregister; the row goes stale by itself")
+        with self._lock:
+            left = len(self._in_flight)
+        if left:
+            logger.warning(
+                "stopped with %d submissions unanswered; their leases run out "
+                "and another dispatcher takes them up",
+                left,
+            )
+        logger.info("dispatcher %s stopped", self.dispatcher_id)
+
+    # --- main loop -------------------------------------------------------------
+
+    def _main_loop(self) -> None:
+        next_expiry = next_rematch = 0.0
+        drain_until: float | None = None
+        failures = 0
+        while True:
+            if self._stopping.is_set():
+                if drain_until is None:
+                    drain_until = time.monotonic() + self.drain_seconds
+                    logger.info("stopping: finishing %d in flight", self.in_flight())
+                if not self.in_flight() or time.monotonic() > drain_until:
+                    return
+            self._wake.clear()
+            try:
+                while True:
+                    try:
+                        self._try(self._resubmit.get_nowait())
+                    except queue.Empty:
+                        break
+                now = time.monotonic()
+                if now >= next_expiry:
+                    uc.expire_overdue(self.rt)
+                    next_expiry = now + 1.0
+                if now >= next_rematch:
+                    rematch_recent(self.rt)
+                    next_rematch = now + _REMATCH_EVERY
+                claimed = 0
+                room = min(self.max_in_flight - self.in_flight(), self.batch_size)
+                if not self._stopping.is_set() and room > 0 and self.router.any_up():
+                    claimed = self._claim_and_submit(room)
+                failures = 0
+            except Unavailable:
+                failures += 1
+                self._stopping.wait(min(_STORE_RETRY * failures, 10.0))
+                continue
+            if claimed < room or room <= 0 or self._stopping.is_set():
+                self._wake.wait(_IDLE)
+
+    def _claim_and_submit(self, room: int) -> int:
+        jobs = uc.claim_batch(self.rt, self.dispatcher_id, room, self.lease)
+        with self._lock:
+            for job in jobs:
+                self._in_flight[job.key] = job
+        for job in jobs:
+            self._try(_Attempt(job))
+        return len(jobs)
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    def _try(self, attempt: _Attempt) -> None:
+        """Hand the message to the next connector of its route that is up."""
+        job = attempt.job
+        route = self.router.candidates(job.recipient)
+        if not route:
+            self._outcomes.put(
+                uc.Outcome(
+                    job.message_id,
+                    job.created_at,
+                    uc.FAILED,
+                    error_code=status.ROUTING_ERROR,
+                    error_text="no route serves this number",
+                )
+            )
+            return
+        submission = Submission(
+            message_id=job.message_id,
+            recipient=job.recipient,
+            sender=job.sender,
+            encoding=job.encoding,
+            segments=job.segments,
+            expires_at=job.expires_at,
+        )
+        while attempt.index < len(route):
+            connector = route[attempt.index]
+            attempt.index += 1
+            if not connector.is_up():
+                self.router.note(connector, up=False)
+                attempt.skipped = True
+                continue
+            try:
+                future = connector.submit(submission)
+            except ConnectorDown:
+                self.router.note(connector, up=False)
+                attempt.skipped = True
+                continue
+            self.router.note(connector, up=True)
+            future.add_done_callback(
+                functools.partial(self._answered, attempt, connector)
+            )
+            return
+        self._exhausted(attempt)
+
+    def _exhausted(self, attempt: _Attempt) -> None:
+        job, last = attempt.job, attempt.last
+        if last is None:
+            outcome = uc.Outcome(job.message_id, job.created_at, uc.NOT_TRIED)
+        else:
+            kind = (
+                uc.FAILED
+                if last.error_code == status.ROUTING_ERROR and not attempt.skipped
+                else uc.RETRY
+            )
+            outcome = uc.Outcome(
+                job.message_id,
+                job.created_at,
+                kind,
+                error_code=last.error_code,
+                carrier_error=last.carrier_error,
+                error_text=last.error_text,
+            )
+        self._outcomes.put(outcome)
+
+    def _answered(self, attempt: _Attempt, connector: Connector, future: Any) -> None:
+        """A connector's answer (called in the connector's thread): quick."""
+        job = attempt.job
+        try:
+            result: SubmitResult = future.result()
+        except Exception as exc:  # lost connection mid-window and the like
+            result = SubmitResult(
+                accepted=False,
+                retry=True,
+                error_code=status.NETWORK_ERROR,
+                carrier_error=f"{type(exc).__name__}: {exc}"[:100],
+            )
+        if result.accepted:
+            self._outcomes.put(
+                uc.Outcome(
+                    job.message_id,
+                    job.created_at,
+                    uc.ACCEPTED,
+                    connector=connector.name,
+                    carrier_ids=tuple(result.carrier_ids),
+                )
+            )
+            return
+        attempt.last = result
+        if result.error_code == status.ROUTING_ERROR and attempt.index < len(
+            self.router.candidates(job.recipient)
+        ):
+            # The carrier has no route: the contingency route may.
+            self._resubmit.put(attempt)
+            self._wake.set()
+            return
+        if result.error_code == status.ROUTING_ERROR:
+            self._exhausted(attempt)
+            return
+        self._outcomes.put(
+            uc.Outcome(
+                job.message_id,
+                job.created_at,
+                uc.RETRY if result.retry else uc.REJECTED,
+                connector=connector.name,
+                error_code=result.error_code,
+                carrier_error=result.carrier_error,
+                error_text=result.error_text,
+            )
+        )
+
+    # --- recording threads -----------------------------------------------------
+
+    def _with_store(self, write: Callable[[], None]) -> None:
+        """Write until the store takes it: what a carrier said is never dropped."""
+        failures = 0
+        while True:
+            try:
+                write()
+                return
+            except Unavailable:
+                failures += 1
+                time.sleep(min(_STORE_RETRY * failures, 10.0))
+
+    def _record_loop(self) -> None:
+        while True:
+            outcomes = _drain(self._outcomes, 0.05)
+            if not outcomes:
+                if self._done.is_set() and (
+                    not self.in_flight() or self._stopping.is_set()
+                ):
+                    if self._outcomes.empty():
+                        return
+                continue
+            try:
+                self._with_store(
+                    functools.partial(uc.record_submissions, self.rt, outcomes)
+                )
+            except Exception:
+                logger.exception(
+                    "recording %d outcomes failed; one by one", len(outcomes)
+                )
+                for outcome in outcomes:
+                    try:
+                        self._with_store(
+                            functools.partial(uc.record_submissions, self.rt, [outcome])
+                        )
+                    except Exception:
+                        logger.exception("recording %s failed", outcome.message_id)
+            with self._lock:
+                for outcome in outcomes:
+                    self._in_flight.pop((outcome.message_id, outcome.created_at), None)
+            self._wake.set()
+
+    def _receipt_loop(self) -> None:
+        while True:
+            items = _drain(self._reported, 0.05)
+            if not items:
+                if self._quiet.is_set():
+                    return
+                continue
+            receipts = [i for i in items if isinstance(i, ReceiptIn)]
+            inbound = [i for i in items if isinstance(i, InboundIn)]
+            try:
+                self._with_store(functools.partial(record_receipts, self.rt, receipts))
+                self._with_store(functools.partial(record_inbound, self.rt, inbound))
+            except Exception:
+                logger.exception("recording %d receipts failed", len(items))
+
+    def _heartbeat_loop(self) -> None:
+        while not self._quiet.wait(self.beat_every):
+            try:
+                if not uc.heartbeat(self.rt, self.dispatcher_id):
+                    logger.error(
+                        "dispatcher %s was taken for dead (no heartbeat for %s); "
+                        "is the store or this host stalling?",
+                        self.dispatcher_id,
+                        self.lease,
+                    )
+                with self._lock:
+                    keys = list(self._in_flight)
+                uc.renew_leases(self.rt, self.dispatcher_id, keys, self.lease)
+            except Unavailable:
+                logger.warning("heartbeat failed: the store is unavailable")
+
+
+def run_dispatcher(rt: Runtime, *, wait: bool = False) -> int:
+    """`soapsms dispatch`: run until SIGTERM or SIGINT, then finish in-flight work."""
+    uc.check_schema(rt)
+    dispatcher = Dispatcher(rt)
+
+    def stop(signum: int, _frame: object) -> None:
+        logger.info("signal %d: stopping", signum)
+        dispatcher.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    dispatcher.run(wait=wait)
+    return 0

@@ -1,0 +1,349 @@
+"""Queries of the dispatcher: claims, parts, receipts, inbound, outbox, heartbeats.
+
+Like `repository`, every function takes an open Connection and holds no
+business rule; `soapsms.usecases.dispatching` decides what they mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from soapsms.store.models import (
+    CallbackEvent,
+    DispatcherBeat,
+    InboundMessage,
+    Message,
+    MessagePart,
+    ReceiptRecord,
+)
+
+messages = cast(Table, Message.__table__)
+parts = cast(Table, MessagePart.__table__)
+receipts = cast(Table, ReceiptRecord.__table__)
+inbound = cast(Table, InboundMessage.__table__)
+outbox = cast(Table, CallbackEvent.__table__)
+dispatchers = cast(Table, DispatcherBeat.__table__)
+
+# The partitioned tables migration 0002 added (see store.partitions).
+PARTS_PARTITIONED = {"message_parts": "message_created_at"}
+
+Key = tuple[str, datetime]  # (message_id, created_at)
+_WAITING = ("SCHEDULED", "QUEUED")
+_CHUNK = 450
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _free(now: datetime) -> Any:
+    return or_(messages.c.lease_until.is_(None), messages.c.lease_until < now)
+
+
+def _skip_locked(conn: Connection, query: Any) -> Any:
+    # PostgreSQL: rows another dispatcher is claiming right now are passed
+    # over instead of waited for. SQLite has one writer at a time anyway.
+    if conn.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+# --- claims ------------------------------------------------------------------
+
+
+def due_messages(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+    """Keys and statuses of due, unleased, still valid messages, oldest due first."""
+    query = (
+        select(messages.c.message_id, messages.c.created_at, messages.c.status)
+        .where(
+            messages.c.status.in_(_WAITING),
+            messages.c.due_at <= now,
+            messages.c.expires_at > now,
+            _free(now),
+        )
+        .order_by(messages.c.due_at)
+        .limit(limit)
+    )
+    return list(conn.execute(_skip_locked(conn, query)))
+
+
+def lease_messages(
+    conn: Connection, keys: Sequence[Key], owner: str, until: datetime, now: datetime
+) -> list[Row[Any]]:
+    """Lease `keys` to `owner` (SCHEDULED ones become QUEUED); the full rows."""
+    leased: list[Row[Any]] = []
+    for chunk in _chunks(list(keys)):
+        leased.extend(
+            conn.execute(
+                update(messages)
+                .where(tuple_(messages.c.message_id, messages.c.created_at).in_(chunk))
+                .values(
+                    status="QUEUED",
+                    lease_owner=owner,
+                    lease_until=until,
+                    attempts=messages.c.attempts + 1,
+                    updated_at=case(
+                        (messages.c.status == "SCHEDULED", now),
+                        else_=messages.c.updated_at,
+                    ),
+                )
+                .returning(*messages.c)
+            )
+        )
+    return leased
+
+
+def renew_leases(
+    conn: Connection, keys: Sequence[Key], owner: str, until: datetime
+) -> None:
+    for chunk in _chunks(list(keys)):
+        conn.execute(
+            update(messages)
+            .where(
+                tuple_(messages.c.message_id, messages.c.created_at).in_(chunk),
+                messages.c.lease_owner == owner,
+            )
+            .values(lease_until=until)
+        )
+
+
+def overdue_messages(conn: Connection, now: datetime, limit: int) -> list[Key]:
+    """Waiting messages whose validity ended, not leased by a live dispatcher."""
+    query = (
+        select(messages.c.message_id, messages.c.created_at)
+        .where(
+            messages.c.status.in_(_WAITING),
+            messages.c.expires_at <= now,
+            _free(now),
+        )
+        .limit(limit)
+    )
+    return [
+        (r.message_id, r.created_at) for r in conn.execute(_skip_locked(conn, query))
+    ]
+
+
+def move_message(
+    conn: Connection,
+    key: Key,
+    from_statuses: Iterable[str],
+    values: dict[str, Any],
+) -> Row[Any] | None:
+    """Change one message if it is still in one of `from_statuses`; the new row."""
+    return conn.execute(
+        update(messages)
+        .where(
+            messages.c.message_id == key[0],
+            messages.c.created_at == key[1],
+            messages.c.status.in_(list(from_statuses)),
+        )
+        .values(**values)
+        .returning(*messages.c)
+    ).first()
+
+
+def get_message(conn: Connection, key: Key, *, lock: bool = False) -> Row[Any] | None:
+    query = select(messages).where(
+        messages.c.message_id == key[0], messages.c.created_at == key[1]
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+# --- parts -------------------------------------------------------------------
+
+
+def insert_parts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(parts), rows)
+
+
+def find_part(conn: Connection, connector: str, carrier_id: str) -> Row[Any] | None:
+    """The part a carrier id names; the latest, should a carrier reuse ids."""
+    return conn.execute(
+        select(parts)
+        .where(parts.c.connector == connector, parts.c.carrier_id == carrier_id)
+        .order_by(parts.c.submitted_at.desc())
+        .limit(1)
+    ).first()
+
+
+def update_part(conn: Connection, part: Row[Any], values: dict[str, Any]) -> None:
+    conn.execute(
+        update(parts)
+        .where(
+            parts.c.message_id == part.message_id,
+            parts.c.message_created_at == part.message_created_at,
+            parts.c.part_no == part.part_no,
+        )
+        .values(**values)
+    )
+
+
+def part_states(conn: Connection, key: Key) -> list[str]:
+    return list(
+        conn.scalars(
+            select(parts.c.status).where(
+                parts.c.message_id == key[0], parts.c.message_created_at == key[1]
+            )
+        )
+    )
+
+
+# --- receipts ----------------------------------------------------------------
+
+
+def _insert_ignoring_conflict(conn: Connection, table: Table) -> Any:
+    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def add_receipt(conn: Connection, values: dict[str, Any]) -> int | None:
+    """Store a receipt; None when the same (connector, carrier id, stat) is known."""
+    query = (
+        _insert_ignoring_conflict(conn, receipts)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["connector", "carrier_id", "stat"])
+        .returning(receipts.c.id)
+    )
+    return cast(int | None, conn.execute(query).scalar())
+
+
+def set_receipt_outcome(
+    conn: Connection, receipt_id: int, outcome: str, part: Row[Any] | None
+) -> None:
+    values: dict[str, Any] = {"outcome": outcome}
+    if part is not None:
+        values.update(
+            message_id=part.message_id,
+            message_created_at=part.message_created_at,
+            part_no=part.part_no,
+        )
+    conn.execute(update(receipts).where(receipts.c.id == receipt_id).values(**values))
+
+
+def unmatched_receipts(
+    conn: Connection, connector: str, carrier_ids: Sequence[str]
+) -> list[Row[Any]]:
+    """Receipts that came before their submission was recorded, oldest first."""
+    found: list[Row[Any]] = []
+    for chunk in _chunks(list(carrier_ids)):
+        found.extend(
+            conn.execute(
+                select(receipts).where(
+                    receipts.c.connector == connector,
+                    receipts.c.carrier_id.in_(chunk),
+                    receipts.c.outcome == "unmatched",
+                )
+            )
+        )
+    found.sort(key=lambda r: r.id)
+    return found
+
+
+def add_inbound(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(inbound), rows)
+
+
+# --- callback outbox ---------------------------------------------------------
+
+
+def add_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(outbox), rows)
+
+
+def lease_callbacks(
+    conn: Connection, owner: str, now: datetime, until: datetime, limit: int
+) -> list[Row[Any]]:
+    query = (
+        select(outbox.c.event_id)
+        .where(
+            outbox.c.state == "pending",
+            outbox.c.next_attempt_at <= now,
+            or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+        )
+        .order_by(outbox.c.next_attempt_at)
+        .limit(limit)
+    )
+    ids = list(conn.scalars(_skip_locked(conn, query)))
+    if not ids:
+        return []
+    return list(
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.event_id.in_(ids))
+            .values(lease_owner=owner, lease_until=until)
+            .returning(*outbox.c)
+        )
+    )
+
+
+def delete_callbacks(conn: Connection, event_ids: Sequence[str]) -> None:
+    for chunk in _chunks(list(event_ids)):
+        conn.execute(delete(outbox).where(outbox.c.event_id.in_(chunk)))
+
+
+def update_callback(conn: Connection, event_id: str, values: dict[str, Any]) -> None:
+    conn.execute(update(outbox).where(outbox.c.event_id == event_id).values(**values))
+
+
+def count_callbacks(conn: Connection, state: str) -> int:
+    return int(
+        conn.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.state == state)
+        )
+        or 0
+    )
+
+
+# --- dispatchers -------------------------------------------------------------
+
+
+def live_dispatchers(conn: Connection, since: datetime) -> list[Row[Any]]:
+    return list(
+        conn.execute(select(dispatchers).where(dispatchers.c.heartbeat_at >= since))
+    )
+
+
+def forget_dispatchers_before(conn: Connection, before: datetime) -> None:
+    conn.execute(delete(dispatchers).where(dispatchers.c.heartbeat_at < before))
+
+
+def add_dispatcher(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(insert(dispatchers).values(**values))
+
+
+def beat(conn: Connection, dispatcher_id: str, now: datetime) -> bool:
+    result = conn.execute(
+        update(dispatchers)
+        .where(dispatchers.c.dispatcher_id == dispatcher_id)
+        .values(heartbeat_at=now)
+    )
+    return result.rowcount == 1
+
+
+def remove_dispatcher(conn: Connection, dispatcher_id: str) -> None:
+    conn.execute(
+        delete(dispatchers).where(dispatchers.c.dispatcher_id == dispatcher_id)
+    )
