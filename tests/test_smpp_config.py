@@ -42,6 +42,7 @@ def test_every_option_is_read_from_its_ini_string() -> None:
             "validity": "relative",
             "receipt_utc_offset_minutes": "-300",
             "status_map": "0x0000040B:routing_error,\n 0x401:THROTTLED",
+            "receipt_err_map": "001:UNKNOWN_SUBSCRIBER, abs:ABSENT_SUBSCRIBER",
         }
     )
     assert (config.port, config.window, config.mps) == (2776, 25, 12.5)
@@ -52,6 +53,10 @@ def test_every_option_is_read_from_its_ini_string() -> None:
         1,
     )
     assert config.status_map == {0x40B: "ROUTING_ERROR", 0x401: "THROTTLED"}
+    assert config.receipt_err_map == {
+        "1": "UNKNOWN_SUBSCRIBER",
+        "ABS": "ABSENT_SUBSCRIBER",
+    }
     assert config.receipt_tz.utcoffset(None).total_seconds() == -300 * 60  # type: ignore[union-attr]
 
 
@@ -69,6 +74,7 @@ def test_every_option_is_read_from_its_ini_string() -> None:
         ({**BASE, "status_map": "0x58=THROTTLED"}, "status_map entry"),
         ({**BASE, "status_map": "0x58:SLOW"}, "status_map entry"),
         ({**BASE, "status_map": "x:THROTTLED"}, "not a number"),
+        ({**BASE, "receipt_err_map": "001=UNKNOWN"}, "receipt_err_map entry"),
     ],
 )
 def test_bad_options_are_config_errors(options: dict[str, str], message: str) -> None:

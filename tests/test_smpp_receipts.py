@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 import pytest
 from smpplib import smpp as smpp_pdu
 
+from soapsms.dispatch.connectors.smpp_config import SmppConfig
 from soapsms.dispatch.connectors.smpp_receipts import (
     inbound_from_pdu,
     is_receipt,
@@ -114,6 +115,10 @@ def test_a_sink_that_cannot_take_it_makes_the_smsc_redeliver() -> None:
 # --- parsing -------------------------------------------------------------------
 
 
+def config(**options: Any) -> SmppConfig:
+    return SmppConfig(host="127.0.0.1", system_id="x", **options)
+
+
 def deliver_sm(**fields: Any) -> Any:
     """A deliver_sm as the connector gets it: generated and parsed by smpplib."""
     seq = type("Seq", (), {"sequence": 0, "next_sequence": lambda self: 1})()
@@ -207,7 +212,7 @@ def test_receipts_parsed(
 ) -> None:
     pdu = deliver_sm(esm_class=0x04, **fields)
     assert is_receipt(pdu)
-    receipt = receipt_from_pdu(pdu, "c", "hex", "hex", UTC)
+    receipt = receipt_from_pdu(pdu, "c", config(submit_id_format="hex"))
     assert receipt is not None
     assert (receipt.carrier_id, receipt.stat, receipt.err, receipt.done_at) == (
         carrier_id,
@@ -219,14 +224,13 @@ def test_receipts_parsed(
 
 def test_receipt_dates_in_the_smsc_zone_become_utc() -> None:
     pdu = deliver_sm(esm_class=0x04, short_message=b"id:1 done date:2501011400")
-    plus_two = timezone(timedelta(hours=2))
-    receipt = receipt_from_pdu(pdu, "c", "text", "text", plus_two)
+    receipt = receipt_from_pdu(pdu, "c", config(receipt_utc_offset_minutes=120))
     assert receipt is not None and receipt.done_at == datetime(2025, 1, 1, 12, 0)
 
 
 def test_receipt_without_an_id_is_none() -> None:
     pdu = deliver_sm(esm_class=0x04, short_message=b"stat:DELIVRD")
-    assert receipt_from_pdu(pdu, "c", "text", "text", UTC) is None
+    assert receipt_from_pdu(pdu, "c", config()) is None
 
 
 @pytest.mark.parametrize(
@@ -283,3 +287,24 @@ def test_inbound_bodies(
 )
 def test_carrier_ids_normalised(raw: str, fmt: str, expected: str) -> None:
     assert normalise_id(raw, fmt) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "error_code"),
+    [
+        (b"id:1 stat:UNDELIV err:001", "UNKNOWN_SUBSCRIBER"),
+        (b"id:1 stat:UNDELIV err:27", "ABSENT_SUBSCRIBER"),  # leading zeros
+        (b"id:1 stat:UNDELIV err:099", None),  # unmapped: the table's UNKNOWN
+        (b"id:1 stat:REJECTD err:001", None),  # the table's CARRIER_REJECTED
+    ],
+)
+def test_undeliv_err_mapped_where_the_route_says(
+    text: bytes, error_code: str | None
+) -> None:
+    route = config(
+        receipt_err_map={"1": "UNKNOWN_SUBSCRIBER", "27": "ABSENT_SUBSCRIBER"}
+    )
+    receipt = receipt_from_pdu(
+        deliver_sm(esm_class=0x04, short_message=text), "c", route
+    )
+    assert receipt is not None and receipt.error_code == error_code

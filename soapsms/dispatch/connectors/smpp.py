@@ -448,13 +448,7 @@ class SmppConnector:
             if sink is None:
                 raise RuntimeError("no sink")
             if smpp_receipts.is_receipt(pdu):
-                receipt = smpp_receipts.receipt_from_pdu(
-                    pdu,
-                    self.name,
-                    self.config.submit_id_format,
-                    self.config.receipt_id_format,
-                    self.config.receipt_tz,
-                )
+                receipt = smpp_receipts.receipt_from_pdu(pdu, self.name, self.config)
                 if receipt is None:
                     # Redelivery would not give it an id: acknowledge, and say so.
                     logger.warning("smpp %s: receipt names no message id", self.name)

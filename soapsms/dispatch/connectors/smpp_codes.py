@@ -63,20 +63,42 @@ def carrier_error(command_status: int) -> str:
 def parse_status_map(text: str) -> dict[int, str]:
     """`0x0000040B:ROUTING_ERROR, 0x58:THROTTLED` → {0x40B: "ROUTING_ERROR", …}."""
     mapping: dict[int, str] = {}
+    for code_text, reason in _pairs(text, "status_map").items():
+        try:
+            mapping[int(code_text, 0)] = reason
+        except ValueError:
+            raise ConfigError(
+                f"status_map code {code_text!r} is not a number"
+            ) from None
+    return mapping
+
+
+def _pairs(text: str, option: str) -> dict[str, str]:
+    """`KEY:REASON` items separated by commas or lines; REASON an ErrorCode."""
+    pairs: dict[str, str] = {}
     for item in text.replace("\n", ",").split(","):
         if not item.strip():
             continue
-        code_text, sep, reason = item.partition(":")
+        key, sep, reason = item.partition(":")
         reason = reason.strip().upper()
-        if not sep or reason not in status.ERROR_CODES:
+        if not sep or not key.strip() or reason not in status.ERROR_CODES:
             raise ConfigError(
-                f"status_map entry {item.strip()!r} is not CODE:REASON with REASON"
+                f"{option} entry {item.strip()!r} is not KEY:REASON with REASON"
                 f" one of {', '.join(sorted(status.ERROR_CODES))}"
             )
-        try:
-            mapping[int(code_text.strip(), 0)] = reason
-        except ValueError:
-            raise ConfigError(
-                f"status_map code {code_text.strip()!r} is not a number"
-            ) from None
-    return mapping
+        pairs[key.strip()] = reason
+    return pairs
+
+
+def parse_err_map(text: str) -> dict[str, str]:
+    """`001:UNKNOWN_SUBSCRIBER, 27:ABSENT_SUBSCRIBER` → {"1": …, "27": …}.
+
+    Keys are receipt `err:` values, numbers compared without leading zeros.
+    """
+    return {err_key(k): v for k, v in _pairs(text, "receipt_err_map").items()}
+
+
+def err_key(err: str) -> str:
+    """A receipt `err:` value as the route's map keys it."""
+    value = err.strip().upper()
+    return str(int(value)) if value.isdigit() else value

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta, timezone
 from typing import Any
 
-from soapsms.dispatch.connectors.smpp_codes import parse_status_map
+from soapsms.dispatch.connectors.smpp_codes import parse_err_map, parse_status_map
 from soapsms.errors import ConfigError
 
 ID_FORMATS = ("text", "hex", "decimal")
@@ -54,6 +54,9 @@ class SmppConfig:
     validity: str = "absolute"  # how expires_at is written in validity_period
     receipt_utc_offset_minutes: int = 0  # the SMSC's clock in receipt dates
     status_map: Mapping[int, str] = field(default_factory=dict)
+    # UNDELIV receipts' `err:` values to reason codes (the contract: "from
+    # err: where the route maps it, else UNKNOWN").
+    receipt_err_map: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.host or not self.system_id:
@@ -98,6 +101,8 @@ class SmppConfig:
 def _convert(name: str, kind: str, raw: str) -> Any:
     if name == "status_map":
         return parse_status_map(raw)
+    if name == "receipt_err_map":
+        return parse_err_map(raw)
     if kind == "bool":
         if raw.lower() in _TRUE:
             return True

@@ -9,6 +9,8 @@ from typing import Any
 
 from soapsms import errors
 from soapsms.dispatch.connectors.base import Inbound, Receipt
+from soapsms.dispatch.connectors.smpp_codes import err_key
+from soapsms.dispatch.connectors.smpp_config import SmppConfig
 from soapsms.domain.encoding import gsm7_decode
 
 logger = logging.getLogger(__name__)
@@ -86,26 +88,23 @@ def parse_receipt_text(text: str) -> dict[str, str]:
     return fields
 
 
-def receipt_from_pdu(
-    pdu: Any,
-    connector: str,
-    submit_id_format: str,
-    receipt_id_format: str,
-    receipt_tz: timezone,
-) -> Receipt | None:
+def receipt_from_pdu(pdu: Any, connector: str, config: SmppConfig) -> Receipt | None:
     """The Receipt a deliver_sm carries, or None when it names no message id."""
     text = _bytes_text(_body(pdu))
     fields = parse_receipt_text(text)
     tlv_id = decode_field(getattr(pdu, "receipted_message_id", None))
     if tlv_id:
         # SMPP 3.4 5.3.2.12: the TLV holds the id exactly as submit_sm_resp gave it.
-        carrier_id = normalise_id(tlv_id, submit_id_format)
+        carrier_id = normalise_id(tlv_id, config.submit_id_format)
     elif fields.get("id"):
-        carrier_id = normalise_id(fields["id"], receipt_id_format)
+        carrier_id = normalise_id(fields["id"], config.receipt_id_format)
     else:
         return None
     stat = _stat(fields.get("stat"), getattr(pdu, "message_state", None))
     err = fields.get("err") or _network_error(getattr(pdu, "network_error_code", None))
+    error_code = None
+    if stat == "UNDELIV" and err:
+        error_code = config.receipt_err_map.get(err_key(err))
     raw = text or (
         f"receipted_message_id={tlv_id}"
         f" message_state={getattr(pdu, 'message_state', None)}"
@@ -115,8 +114,9 @@ def receipt_from_pdu(
         carrier_id=carrier_id,
         stat=stat,
         err=err or None,
-        done_at=_date(fields.get("done date"), receipt_tz),
+        done_at=_date(fields.get("done date"), config.receipt_tz),
         raw=raw,
+        error_code=error_code,
     )
 
 
