@@ -23,13 +23,14 @@ run: $(STAMP)
 	@echo "Demo account: demo / demo-password. Once it is up, send a first message from another terminal:"
 	@echo "  $(BIN)/python -c 'import zeep; print(zeep.Client(\"http://127.0.0.1:8000/soap?wsdl\").service.SendMessage(Auth={\"AccountId\": \"demo\", \"Password\": \"demo-password\"}, Message={\"Text\": \"Hello from soapsms\", \"RecipientsText\": \"+17036069996\"}))'"
 	@echo "(README.md, Quick start, shows GetStatus too.)"
+	@echo "E-mail to SMS: mail the id:/password:/message:/numbers/end format to email@localhost at 127.0.0.1:2525 (docs/email.md)."
 	@echo
 	$(BIN)/soapsms serve --bind 127.0.0.1:8000 --workers 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check soapsms tests
 	$(BIN)/lint-imports
-	$(BIN)/mypy soapsms/domain soapsms/store soapsms/usecases soapsms/dispatch soapsms/config.py soapsms/errors.py
+	$(BIN)/mypy soapsms/domain soapsms/store soapsms/usecases soapsms/smtp_ingress soapsms/dispatch soapsms/config.py soapsms/errors.py
 
 test: lint
 	$(BIN)/python -m pytest tests

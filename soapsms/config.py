@@ -38,6 +38,26 @@ class Settings:
     argon2_parallelism: int = 1
     default_validity_minutes: int = 2880
     allow_private_callbacks: bool = False
+    # SMTP ingress (e-mail to SMS): where it listens ("off": `soapsms serve`
+    # leaves it out) and the addresses it takes mail for; anything else is
+    # refused at RCPT, so it is never an open relay.
+    smtp_bind: str = "127.0.0.1:2525"
+    smtp_address: tuple[str, ...] = ("email@localhost",)
+    smtp_max_message_bytes: int = 2 * 1024 * 1024
+    # Mails a minute on one connection and for one account (0: no limit); past
+    # them the answer is 451, so the sending server retries later.
+    smtp_rate_per_connection: int = 60
+    smtp_rate_per_account: int = 120
+    # STARTTLS is offered when both PEM files are set (the body carries a
+    # password); smtp_require_tls refuses mail before it.
+    smtp_tls_cert: str = ""
+    smtp_tls_key: str = ""
+    smtp_require_tls: bool = False
+    # Confirmation/error mails to the envelope sender: off, errors or all, sent
+    # through the relay HOST:PORT from smtp_reply_from (empty: first address).
+    smtp_replies: str = "off"
+    smtp_reply_relay: str = "127.0.0.1:25"
+    smtp_reply_from: str = ""
     log_level: str = "INFO"
     # Dispatcher: how long a claimed message stays leased (renewed while in
     # flight; after a crash it is taken up again this long later), and how
@@ -69,10 +89,35 @@ class Settings:
             raise ConfigError("max_xml_depth must be at least 8")
         if ":" not in self.bind:
             raise ConfigError(f"bind must be HOST:PORT, got {self.bind!r}")
+        _check_smtp(self)
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed (re-validated)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _check_smtp(settings: Settings) -> None:
+    """The smtp_* settings, checked with the rest at start-up."""
+    if settings.smtp_bind != "off" and ":" not in settings.smtp_bind:
+        raise ConfigError(
+            f"smtp_bind must be HOST:PORT or off, got {settings.smtp_bind!r}"
+        )
+    if not settings.smtp_address or any(
+        "@" not in address for address in settings.smtp_address
+    ):
+        raise ConfigError("smtp_address must be one or more user@domain addresses")
+    if settings.smtp_max_message_bytes < 1024:
+        raise ConfigError("smtp_max_message_bytes must be at least 1024")
+    if settings.smtp_rate_per_connection < 0 or settings.smtp_rate_per_account < 0:
+        raise ConfigError("smtp_rate_per_connection/_account must be 0 or more")
+    if bool(settings.smtp_tls_cert) != bool(settings.smtp_tls_key):
+        raise ConfigError("smtp_tls_cert and smtp_tls_key go together")
+    if settings.smtp_require_tls and not settings.smtp_tls_cert:
+        raise ConfigError("smtp_require_tls needs smtp_tls_cert and smtp_tls_key")
+    if settings.smtp_replies not in ("off", "errors", "all"):
+        raise ConfigError("smtp_replies must be off, errors or all")
+    if ":" not in settings.smtp_reply_relay:
+        raise ConfigError("smtp_reply_relay must be HOST:PORT")
 
 
 _SECTION = "soapsms"
