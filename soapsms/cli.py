@@ -1,4 +1,4 @@
-"""The `soapsms` command: serve, db, account, wsdl."""
+"""The `soapsms` command: serve, smtp, db, account, wsdl."""
 
 from __future__ import annotations
 
@@ -178,9 +178,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     companions: list[list[str]] = []
     if args.dispatch == "on":
         companions.append(["dispatch"])
+    smtp_bind = args.smtp_bind or settings.smtp_bind
+    if smtp_bind != "off":
+        companions.append(["smtp", "--bind", smtp_bind])
     if args.config:
         companions = [["--config", args.config, *argv] for argv in companions]
     return serve(settings.replace(**changes) if changes else settings, companions)
+
+
+def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
+    from soapsms.smtp_ingress.server import run
+
+    bind = args.bind or settings.smtp_bind
+    if bind == "off":
+        raise errors.ConfigError("smtp_bind is off; give --bind HOST:PORT")
+    with _runtime(settings) as rt:
+        return run(rt, bind)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,7 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="on",
         help="start one dispatcher beside the web workers (default on)",
     )
+    serve.add_argument(
+        "--smtp-bind",
+        help="HOST:PORT of the SMTP ingress started beside it (default from "
+        "config, 127.0.0.1:2525), or off",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    smtp = sub.add_parser("smtp", help="run the SMTP ingress (e-mail to SMS)")
+    smtp.add_argument("--bind", help="HOST:PORT (default from config, 127.0.0.1:2525)")
+    smtp.set_defaults(func=cmd_smtp)
 
     dispatch = sub.add_parser(
         "dispatch", help="run a dispatcher: send queued messages through the carriers"
