@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -81,6 +81,13 @@ def dispatching(rt: Runtime) -> Iterator[Dispatcher]:
         yield built
 
 
+def dispatch_one(rt: Runtime, until: Callable[[Any], Any]) -> Any:
+    """Send one message while dispatching; its row once `until(row)` holds."""
+    with dispatching(rt):
+        [sent] = send_to(rt, "acme", "+17036069996").messages
+        return wait_for(lambda: until(row := message(rt, sent.message_id)) and row)
+
+
 @pytest.mark.parametrize("policy", [accept_with_receipt, receipt_first])
 def test_multipart_message_is_delivered_through_smpp(
     rt: Runtime, smscs: tuple[FaultSmsc, FaultSmsc], policy: Any
@@ -100,10 +107,7 @@ def test_permanent_rejection_is_rejected_with_the_raw_status(
     rt: Runtime, smscs: tuple[FaultSmsc, FaultSmsc]
 ) -> None:
     smscs[0].on_submit = reject_with(0x45)
-    with dispatching(rt):
-        [sent] = send_to(rt, "acme", "+17036069996").messages
-        wait_for(lambda: status_of(rt, sent.message_id) == "REJECTED")
-    row = message(rt, sent.message_id)
+    row = dispatch_one(rt, lambda row: row.status == "REJECTED")
     assert (row.error_code, row.carrier_error) == (
         "CARRIER_REJECTED",
         "command_status=0x00000045",
@@ -114,9 +118,7 @@ def test_routing_error_goes_to_the_contingency_route(
     rt: Runtime, smscs: tuple[FaultSmsc, FaultSmsc]
 ) -> None:
     smscs[0].on_submit = reject_with(0x50)  # ESME_RINVDSTTON
-    with dispatching(rt):
-        [sent] = send_to(rt, "acme", "+17036069996").messages
-        wait_for(lambda: status_of(rt, sent.message_id) == "DELIVERED")
+    dispatch_one(rt, lambda row: row.status == "DELIVERED")
     assert len(smscs[0].submits) == 1 and len(smscs[1].submits) == 1
 
 
@@ -124,8 +126,5 @@ def test_throttled_submission_stays_queued_for_a_retry(
     rt: Runtime, smscs: tuple[FaultSmsc, FaultSmsc]
 ) -> None:
     smscs[0].on_submit = reject_with(0x58)
-    with dispatching(rt):
-        [sent] = send_to(rt, "acme", "+17036069996").messages
-        wait_for(lambda: message(rt, sent.message_id).carrier_error)
-        row = message(rt, sent.message_id)
+    row = dispatch_one(rt, lambda row: row.carrier_error)
     assert (row.status, row.carrier_error) == ("QUEUED", "command_status=0x00000058")
