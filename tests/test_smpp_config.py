@@ -65,6 +65,8 @@ def test_every_option_is_read_from_its_ini_string() -> None:
     [
         ({"host": "h"}, "host and system_id"),
         ({**BASE, "windw": "5"}, "unknown smpp option"),
+        ({**BASE, "password": "123456789"}, "password is longer"),
+        ({**BASE, "system_id": "s" * 16}, "system_id is longer"),
         ({**BASE, "window": "0"}, "window"),
         ({**BASE, "window": "ten"}, "must be a number"),
         ({**BASE, "use_message_payload": "maybe"}, "true or false"),

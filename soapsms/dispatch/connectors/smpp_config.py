@@ -61,6 +61,10 @@ class SmppConfig:
     def __post_init__(self) -> None:
         if not self.host or not self.system_id:
             raise ConfigError("an smpp connector needs host and system_id")
+        # SMPP 3.4 C-octet strings, NUL included; smpplib would cut them silently.
+        for name, limit in (("system_id", 15), ("password", 8), ("system_type", 12)):
+            if len(getattr(self, name)) > limit:
+                raise ConfigError(f"{name} is longer than SMPP's {limit} characters")
         if self.window < 1:
             raise ConfigError("window must be at least 1")
         if self.mps < 0:
