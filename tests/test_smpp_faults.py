@@ -211,3 +211,17 @@ def test_a_broken_stream_is_left_for_a_new_bind() -> None:
         smsc.current.sock.sendall(struct.pack(">L", 5) + b"junk")  # length < 16
         wait_until(lambda: carrier.binds == 2 and carrier.is_up(), what="rebind")
         assert carrier.submit(submission()).result(5).accepted
+
+
+def test_stop_abandons_what_stays_unanswered_as_network_error() -> None:
+    with FaultSmsc(hold) as smsc:
+        with connector(smsc.port, response_timeout_seconds="0.3") as carrier:
+            future = carrier.submit(submission())
+            wait_until(lambda: smsc.current.held, what="the submit at the SMSC")
+            carrier.stop()  # waits 0.3 s for the answer, then unbinds
+            result = future.result(0)
+    assert (result.accepted, result.retry, result.error_code) == (
+        False,
+        True,
+        "NETWORK_ERROR",
+    )
