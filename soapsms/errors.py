@@ -3,7 +3,9 @@
     SoapsmsError
      ├── ClientError                 the caller can fix it; a plain retry fails again
      │    ├── AuthenticationFailed    missing, unknown or wrong credentials
-     │    │    └── NoCredentials      nothing to check at all (HTTP adapters challenge)
+     │    │    ├── NoCredentials      nothing to check at all (HTTP adapters challenge)
+     │    │    └── LoginThrottled     too many failures from the source or for the
+     │    │                           account: refused unchecked (temporary)
      │    ├── AccessDenied            disabled account, source network not allowed
      │    ├── ValidationError         malformed request, field out of range
      │    ├── InvalidRecipient        no recipient could be accepted
@@ -42,6 +44,13 @@ class AuthenticationFailed(ClientError):
 
 class NoCredentials(AuthenticationFailed):
     """The request carried no credentials at all."""
+
+
+class LoginThrottled(AuthenticationFailed):
+    """Too many failed logins lately; the password was not, or will not be,
+    checked until the window passes. SOAP answers it like any failed login; the
+    SMTP ingress answers 4xx, since one sender's wrong password throttles
+    everyone behind the same relay."""
 
 
 class AccessDenied(ClientError):

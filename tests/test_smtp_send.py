@@ -167,6 +167,20 @@ def test_access_denied_is_5xx(change, reason, runtime, account, client):
     assert _listed(client) == []
 
 
+def test_throttled_logins_are_4xx_so_other_senders_wait(runtime, account, client):
+    wrong = example().replace(b"s3cret", b"guess")
+    with ingress(runtime, login_failures_per_window=2) as smtp:
+        codes = [send(smtp.port, wrong)[0] for _ in range(2)]
+        # The source (one relay for many senders) is throttled now: even the
+        # right password waits instead of bouncing.
+        code, text = send(smtp.port, example())
+    assert codes == [550, 451]
+    assert (
+        code == 451 and text == "4.7.1 too many failed logins lately; try again later"
+    )
+    assert _listed(client) == []
+
+
 def test_the_tcp_peer_is_the_source_address(runtime, account, client):
     accounts.set_networks(runtime, "acme", ["127.0.0.0/8"])
     with ingress(runtime) as smtp:

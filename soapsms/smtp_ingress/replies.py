@@ -18,6 +18,9 @@ _MAX_TEXT = 400
 
 # Most specific first; (code, enhanced status code RFC 3463).
 _CODES: list[tuple[type[errors.SoapsmsError], str]] = [
+    # Behind one relay, one sender's wrong password throttles every sender's
+    # logins for a while: their alerts must wait, not bounce.
+    (errors.LoginThrottled, "451 4.7.1"),
     (errors.AuthenticationFailed, "550 5.7.8"),
     (errors.AccessDenied, "550 5.7.1"),
     (errors.RateLimited, "451 4.7.1"),
@@ -50,6 +53,9 @@ def code_of(error: errors.SoapsmsError) -> str:
 
 
 def for_error(error: errors.SoapsmsError) -> str:
+    if isinstance(error, errors.LoginThrottled):
+        # Its message is a failed login's, which would read as final here.
+        return f"{code_of(error)} too many failed logins lately; try again later"
     return f"{code_of(error)} {clean(error.message)}"
 
 

@@ -27,7 +27,12 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Row
 
 from soapsms.config import Settings
-from soapsms.errors import AccessDenied, AuthenticationFailed, NoCredentials
+from soapsms.errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    LoginThrottled,
+    NoCredentials,
+)
 from soapsms.store import repository
 from soapsms.store.db import transaction
 from soapsms.usecases.results import AccountView, Credentials
@@ -98,7 +103,7 @@ class Authenticator:
     def check(self, row: Row[Any] | None, creds: Credentials, client_ip: str) -> bool:
         """True when `creds` match `row` (None: unknown account)."""
         now = time.monotonic()
-        keys = [f"ip:{client_ip}", f"acct:{creds.account_id}"]
+        keys = _throttle_keys(creds.account_id, client_ip)
         if self._throttled(keys, now):
             logger.warning(
                 "login throttled for account %r from %s", creds.account_id, client_ip
@@ -121,6 +126,16 @@ class Authenticator:
         else:
             self._record_failure(keys, now)
         return ok
+
+    def throttled(self, account_id: str, client_ip: str) -> bool:
+        """Whether logins for this account or from this source are refused
+        unchecked right now."""
+        return self._throttled(_throttle_keys(account_id, client_ip), time.monotonic())
+
+
+def _throttle_keys(account_id: str, client_ip: str) -> list[str]:
+    """Failures count per source address and per account."""
+    return [f"ip:{client_ip}", f"acct:{account_id}"]
 
 
 def account_view(row: Row[Any], blocked_count: int = 0) -> AccountView:
@@ -177,6 +192,9 @@ def authenticate(
                 creds.method,
                 client_ip,
             )
+            if rt.authenticator.throttled(creds.account_id, client_ip):
+                # Same text: the caller learns nothing about the password.
+                raise LoginThrottled(_BAD_LOGIN)
             raise AuthenticationFailed(_BAD_LOGIN)
     assert row is not None
     view = account_view(row)
