@@ -56,7 +56,16 @@ def gunicorn_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "serve.log"
     with log.open("wb") as out:  # the child keeps its own copy of the file
         process = subprocess.Popen(
-            [SOAPSMS, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            [
+                SOAPSMS,
+                "serve",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--smtp-bind",
+                "off",
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
