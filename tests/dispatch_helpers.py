@@ -167,3 +167,21 @@ def history(rt: Runtime, message_id: str) -> list[Any]:
                 .order_by(StatusHistory.id)
             )
         )
+
+
+@contextmanager
+def acme_runtime(
+    db_url: str, clock: Callable[[], datetime] = utc_now, **settings: Any
+) -> Iterator[Runtime]:
+    """A migrated store with the account acme, on a runtime with `clock`."""
+    from soapsms.store.migrate import upgrade
+    from soapsms.usecases import accounts
+    from tests.conftest import make_settings
+
+    runtime = Runtime(make_settings(db_url, **settings), clock=clock)
+    upgrade(runtime.engine)
+    accounts.create_account(runtime, "acme", "s3cret", "ACME Corp")
+    try:
+        yield runtime
+    finally:
+        runtime.close()

@@ -12,13 +12,13 @@ import zeep
 from soapsms.config import ConnectorConfig, Routes
 from soapsms.dispatch.connectors.simulator import SimulatorConnector, SimulatorOptions
 from soapsms.dispatch.worker import Dispatcher
-from soapsms.store.migrate import upgrade
 from soapsms.usecases import accounts
 from soapsms.usecases.runtime import Runtime
-from tests.conftest import LiveServer, make_settings
+from tests.conftest import LiveServer
 from tests.dispatch_helpers import (
     MovableClock,
     ScriptedConnector,
+    acme_runtime,
     history,
     message,
     running,
@@ -41,11 +41,8 @@ def clock() -> MovableClock:
 
 @pytest.fixture
 def rt(db_url: str, clock: MovableClock) -> Iterator[Runtime]:
-    runtime = Runtime(make_settings(db_url, routes=US_ONLY), clock=clock)
-    upgrade(runtime.engine)
-    accounts.create_account(runtime, "acme", "s3cret", "ACME Corp")
-    yield runtime
-    runtime.close()
+    with acme_runtime(db_url, clock, routes=US_ONLY) as runtime:
+        yield runtime
 
 
 def _fast_simulator(name: str = "primary", **changes: object) -> SimulatorConnector:

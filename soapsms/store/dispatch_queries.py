@@ -14,8 +14,10 @@ from sqlalchemy import (
     Connection,
     Row,
     Table,
+    bindparam,
     case,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -114,15 +116,17 @@ def lease_messages(
 def renew_leases(
     conn: Connection, keys: Sequence[Key], owner: str, until: datetime
 ) -> None:
-    for chunk in _chunks(list(keys)):
-        conn.execute(
-            update(messages)
-            .where(
-                tuple_(messages.c.message_id, messages.c.created_at).in_(chunk),
-                messages.c.lease_owner == owner,
-            )
-            .values(lease_until=until)
+    key = tuple_(messages.c.message_id, messages.c.created_at)
+    for chunk in _chunks(sorted(keys)):
+        # Rows locked right now are being recorded, which ends their lease
+        # anyway; waiting for them would deadlock with the recorder.
+        mine = _skip_locked(
+            conn,
+            select(messages.c.message_id, messages.c.created_at).where(
+                key.in_(chunk), messages.c.lease_owner == owner
+            ),
         )
+        conn.execute(update(messages).where(key.in_(mine)).values(lease_until=until))
 
 
 def overdue_messages(conn: Connection, now: datetime, limit: int) -> list[Key]:
@@ -160,6 +164,48 @@ def move_message(
     ).first()
 
 
+def move_messages(
+    conn: Connection,
+    keys: Sequence[Key],
+    from_statuses: Iterable[str],
+    values: dict[str, Any],
+) -> list[Row[Any]]:
+    """`move_message` for many keys sharing the same new values, in bulk."""
+    moved: list[Row[Any]] = []
+    statuses = list(from_statuses)
+    for chunk in _chunks(sorted(keys)):
+        moved.extend(
+            conn.execute(
+                update(messages)
+                .where(
+                    tuple_(messages.c.message_id, messages.c.created_at).in_(chunk),
+                    messages.c.status.in_(statuses),
+                )
+                .values(**values)
+                .returning(*messages.c)
+            )
+        )
+    return moved
+
+
+def messages_by_keys(
+    conn: Connection, keys: Sequence[Key], *, lock: bool = False
+) -> dict[Key, Row[Any]]:
+    """Messages by key; `lock`: FOR UPDATE on PostgreSQL, in key order."""
+    found: dict[Key, Row[Any]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        query = (
+            select(messages)
+            .where(tuple_(messages.c.message_id, messages.c.created_at).in_(chunk))
+            .order_by(messages.c.message_id, messages.c.created_at)
+        )
+        if lock and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in conn.execute(query):
+            found[(row.message_id, row.created_at)] = row
+    return found
+
+
 def get_message(conn: Connection, key: Key, *, lock: bool = False) -> Row[Any] | None:
     query = select(messages).where(
         messages.c.message_id == key[0], messages.c.created_at == key[1]
@@ -185,6 +231,40 @@ def find_part(conn: Connection, connector: str, carrier_id: str) -> Row[Any] | N
         .order_by(parts.c.submitted_at.desc())
         .limit(1)
     ).first()
+
+
+def find_parts(
+    conn: Connection, connector: str, carrier_ids: Sequence[str]
+) -> dict[str, Row[Any]]:
+    """`find_part` for many carrier ids of one connector."""
+    found: dict[str, Row[Any]] = {}
+    for chunk in _chunks(sorted(set(carrier_ids))):
+        rows = conn.execute(
+            select(parts)
+            .where(parts.c.connector == connector, parts.c.carrier_id.in_(chunk))
+            .order_by(parts.c.submitted_at)
+        )
+        for row in rows:
+            found[row.carrier_id] = row  # the latest wins
+    return found
+
+
+def parts_of(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[int, str]]:
+    """Each message's part statuses by part number."""
+    found: dict[Key, dict[int, str]] = {}
+    for chunk in _chunks(sorted(set(keys))):
+        rows = conn.execute(
+            select(
+                parts.c.message_id,
+                parts.c.message_created_at,
+                parts.c.part_no,
+                parts.c.status,
+            ).where(tuple_(parts.c.message_id, parts.c.message_created_at).in_(chunk))
+        )
+        for row in rows:
+            key = (row.message_id, row.message_created_at)
+            found.setdefault(key, {})[row.part_no] = row.status
+    return found
 
 
 def update_part(conn: Connection, part: Row[Any], values: dict[str, Any]) -> None:
@@ -226,6 +306,38 @@ def add_receipt(conn: Connection, values: dict[str, Any]) -> int | None:
         .returning(receipts.c.id)
     )
     return cast(int | None, conn.execute(query).scalar())
+
+
+def add_receipts(conn: Connection, rows: list[dict[str, Any]]) -> dict[Any, int]:
+    """Store receipts; their ids by (connector, carrier id, stat), repeats left out."""
+    if not rows:
+        return {}
+    query = (
+        _insert_ignoring_conflict(conn, receipts)
+        .on_conflict_do_nothing(index_elements=["connector", "carrier_id", "stat"])
+        .returning(
+            receipts.c.id, receipts.c.connector, receipts.c.carrier_id, receipts.c.stat
+        )
+    )
+    return {
+        (r.connector, r.carrier_id, r.stat): r.id for r in conn.execute(query, rows)
+    }
+
+
+def set_receipt_outcomes(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Outcomes of many receipts: dicts of receipt_id, outcome and the part."""
+    if rows:
+        conn.execute(
+            update(receipts)
+            .where(receipts.c.id == bindparam("receipt_id"))
+            .values(
+                outcome=bindparam("outcome"),
+                message_id=bindparam("r_message_id"),
+                message_created_at=bindparam("r_created_at"),
+                part_no=bindparam("r_part_no"),
+            ),
+            rows,
+        )
 
 
 def set_receipt_outcome(
@@ -276,12 +388,19 @@ def add_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> None:
 def lease_callbacks(
     conn: Connection, owner: str, now: datetime, until: datetime, limit: int
 ) -> list[Row[Any]]:
+    earlier = outbox.alias("earlier")
     query = (
         select(outbox.c.event_id)
         .where(
             outbox.c.state == "pending",
             outbox.c.next_attempt_at <= now,
             or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+            # A message's events go out in order: none overtakes a pending one.
+            ~exists().where(
+                earlier.c.message_id == outbox.c.message_id,
+                earlier.c.state == "pending",
+                earlier.c.event_id < outbox.c.event_id,
+            ),
         )
         .order_by(outbox.c.next_attempt_at)
         .limit(limit)

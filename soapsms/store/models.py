@@ -269,6 +269,7 @@ class CallbackEvent(Base):
             sqlite_where=sql_text("state = 'pending'"),
             postgresql_where=sql_text("state = 'pending'"),
         ),
+        Index("ix_outbox_message", "message_id"),
     )
 
 

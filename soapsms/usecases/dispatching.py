@@ -136,14 +136,13 @@ def record_submissions(rt: Runtime, outcomes: Sequence[Outcome]) -> None:
     now = rt.now()
     with transaction(rt.engine, write=True) as conn:
         changes = Changes(now)
-        accepted: dict[str, list[str]] = {}
+        accepted = _submitted(
+            conn, changes, [o for o in outcomes if o.kind == ACCEPTED], now
+        )
         for outcome in outcomes:
             key = (outcome.message_id, outcome.created_at)
             if outcome.kind == ACCEPTED:
-                if _submitted(conn, changes, key, outcome, now):
-                    accepted.setdefault(outcome.connector or "", []).extend(
-                        outcome.carrier_ids
-                    )
+                continue
             elif outcome.kind in (REJECTED, FAILED):
                 _refused(conn, changes, key, outcome, now)
             elif outcome.kind == RETRY:
@@ -170,11 +169,15 @@ def record_submissions(rt: Runtime, outcomes: Sequence[Outcome]) -> None:
 
 
 def _submitted(
-    conn: Any, changes: Changes, key: q.Key, outcome: Outcome, now: datetime
-) -> bool:
-    row = q.move_message(
+    conn: Any, changes: Changes, outcomes: list[Outcome], now: datetime
+) -> dict[str, list[str]]:
+    """SUBMITTED and their parts, in bulk (the common case); the carrier ids
+    recorded, by connector."""
+    if not outcomes:
+        return {}
+    rows = q.move_messages(
         conn,
-        key,
+        [(o.message_id, o.created_at) for o in outcomes],
         [status.QUEUED],
         {
             "status": status.SUBMITTED,
@@ -187,17 +190,21 @@ def _submitted(
             "carrier_error": None,
         },
     )
-    if row is None:
-        # Only a lease lost to a stall longer than the lease can get here.
-        logger.warning(
-            "message %s was accepted by %s but is no longer QUEUED here",
-            key[0],
-            outcome.connector,
-        )
-        return False
-    q.insert_parts(
-        conn,
-        [
+    moved = {(r.message_id, r.created_at): r for r in rows}
+    parts: list[dict[str, Any]] = []
+    recorded: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        key = (outcome.message_id, outcome.created_at)
+        row = moved.get(key)
+        if row is None:
+            # Only a lease lost to a stall longer than the lease can get here.
+            logger.warning(
+                "message %s was accepted by %s but is no longer QUEUED here",
+                key[0],
+                outcome.connector,
+            )
+            continue
+        parts.extend(
             {
                 "message_id": key[0],
                 "message_created_at": key[1],
@@ -208,12 +215,14 @@ def _submitted(
                 "submitted_at": now,
             }
             for number, carrier_id in enumerate(outcome.carrier_ids, start=1)
-        ],
-    )
-    changes.note(
-        row, f"via {outcome.connector}: carrier id {', '.join(outcome.carrier_ids)}"
-    )
-    return True
+        )
+        recorded.setdefault(outcome.connector or "", []).extend(outcome.carrier_ids)
+        changes.note(
+            row,
+            f"via {outcome.connector}: carrier id {', '.join(outcome.carrier_ids)}",
+        )
+    q.insert_parts(conn, parts)
+    return recorded
 
 
 def _refused(

@@ -72,42 +72,40 @@ def record_receipts(rt: Runtime, items: Sequence[ReceiptIn]) -> None:
         return
     now = rt.now()
     with transaction(rt.engine, write=True) as conn:
-        changes = Changes(now)
+        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         for item in items:
             stat = item.stat.strip().upper()[:12]
-            receipt_id = q.add_receipt(
-                conn,
-                {
-                    "connector": item.connector,
-                    "carrier_id": item.carrier_id,
-                    "stat": stat,
-                    "err": item.err[:32] if item.err else None,
-                    "error_code": item.error_code,
-                    "done_at": item.done_at,
-                    "received_at": now,
-                    "raw": item.raw[:500] if item.raw else None,
-                    "outcome": UNMATCHED,
-                },
-            )
-            if receipt_id is None:
-                logger.info(
-                    "duplicate receipt ignored: %s %s %s",
-                    item.connector,
-                    item.carrier_id,
-                    stat,
+            key = (item.connector, item.carrier_id, stat)
+            if key in rows:
+                continue  # repeated within the batch
+            rows[key] = {
+                "connector": item.connector,
+                "carrier_id": item.carrier_id,
+                "stat": stat,
+                "err": item.err[:32] if item.err else None,
+                "error_code": item.error_code,
+                "done_at": item.done_at,
+                "received_at": now,
+                "raw": item.raw[:500] if item.raw else None,
+                "outcome": UNMATCHED,
+            }
+        stored = q.add_receipts(conn, list(rows.values()))
+        for key in rows.keys() - stored.keys():
+            logger.info("duplicate receipt ignored: %s %s %s", *key)
+        batch = _Batch(conn, Changes(now))
+        batch.apply(
+            [
+                (
+                    receipt_id,
+                    rows[key]["stat"],
+                    rows[key]["err"],
+                    rows[key]["error_code"],
                 )
-                continue
-            part = q.find_part(conn, item.connector, item.carrier_id)
-            if part is None:
-                logger.info(
-                    "receipt for unknown carrier id %s on %s kept until its "
-                    "submission is recorded",
-                    item.carrier_id,
-                    item.connector,
-                )
-                continue
-            _apply(conn, changes, receipt_id, stat, item.err, item.error_code, part)
-        changes.flush(conn)
+                + key[:2]
+                for key, receipt_id in sorted(stored.items(), key=lambda kv: kv[1])
+            ]
+        )
+        batch.changes.flush(conn)
 
 
 def match_waiting(
@@ -115,18 +113,13 @@ def match_waiting(
 ) -> int:
     """Apply the receipts that arrived before these carrier ids were recorded."""
     waiting = q.unmatched_receipts(conn, connector, carrier_ids)
-    for receipt in waiting:
-        part = q.find_part(conn, receipt.connector, receipt.carrier_id)
-        if part is not None:
-            _apply(
-                conn,
-                changes,
-                receipt.id,
-                receipt.stat,
-                receipt.err,
-                receipt.error_code,
-                part,
-            )
+    _Batch(conn, changes).apply(
+        [
+            (r.id, r.stat, r.err, r.error_code, r.connector, r.carrier_id)
+            for r in waiting
+        ],
+        quiet=True,
+    )
     return len(waiting)
 
 
@@ -149,80 +142,122 @@ def rematch_recent(rt: Runtime, window: timedelta = timedelta(days=1)) -> int:
             )
         )
         changes = Changes(now)
-        matched = 0
         by_connector: dict[str, list[str]] = {}
         for row in rows:
             by_connector.setdefault(row.connector, []).append(row.carrier_id)
         for connector, carrier_ids in by_connector.items():
-            before = len(changes.history)
             match_waiting(conn, changes, connector, carrier_ids)
-            matched += len(changes.history) - before
+        matched = len(changes.history)
         changes.flush(conn)
     return matched
 
 
-def _apply(
-    conn: Connection,
-    changes: Changes,
-    receipt_id: int,
-    stat: str,
-    err: str | None,
-    error_code: str | None,
-    part: Row[Any],
-) -> None:
-    key = (part.message_id, part.message_created_at)
-    # The message row is locked first, so that receipts for two parts of one
-    # message recorded at once by two dispatchers see each other's part.
-    message = q.get_message(conn, key, lock=True)
-    final = _FINAL.get(stat)
-    if message is None or part.status != status.SUBMITTED:
-        # A late or out-of-order receipt: the part already had its final one.
-        q.set_receipt_outcome(conn, receipt_id, IGNORED, part)
-        logger.info(
-            "late receipt %s for %s part %d ignored (part is %s)",
-            stat,
-            part.message_id,
-            part.part_no,
-            part.status,
+# (receipt id, stat, err, error_code, connector, carrier id)
+_Item = tuple[int, str, str | None, str | None, str, str]
+
+
+class _Batch:
+    """Applies many receipts with a few bulk reads: their parts, their
+    messages (locked, in key order, so that two dispatchers recording
+    receipts of one message see each other's parts) and the parts' states."""
+
+    def __init__(self, conn: Connection, changes: Changes) -> None:
+        self.conn = conn
+        self.changes = changes
+
+    def apply(self, items: list[_Item], *, quiet: bool = False) -> None:
+        if not items:
+            return
+        parts: dict[tuple[str, str], Row[Any]] = {}
+        by_connector: dict[str, list[str]] = {}
+        for item in items:
+            by_connector.setdefault(item[4], []).append(item[5])
+        for connector, carrier_ids in by_connector.items():
+            found = q.find_parts(self.conn, connector, carrier_ids)
+            parts.update(((connector, c), p) for c, p in found.items())
+        keys = [(p.message_id, p.message_created_at) for p in parts.values()]
+        self.messages = q.messages_by_keys(self.conn, keys, lock=True)
+        self.states = q.parts_of(self.conn, keys)
+        outcomes: list[dict[str, Any]] = []
+        for receipt_id, stat, err, error_code, connector, carrier_id in items:
+            found_part = parts.get((connector, carrier_id))
+            if found_part is None:
+                if not quiet:
+                    logger.info(
+                        "receipt for unknown carrier id %s on %s kept until its "
+                        "submission is recorded",
+                        carrier_id,
+                        connector,
+                    )
+                continue
+            part = found_part
+            outcome = self._apply(stat, err, error_code, part)
+            outcomes.append(
+                {
+                    "receipt_id": receipt_id,
+                    "outcome": outcome,
+                    "r_message_id": part.message_id,
+                    "r_created_at": part.message_created_at,
+                    "r_part_no": part.part_no,
+                }
+            )
+        q.set_receipt_outcomes(self.conn, outcomes)
+
+    def _apply(
+        self, stat: str, err: str | None, error_code: str | None, part: Row[Any]
+    ) -> str:
+        key = (part.message_id, part.message_created_at)
+        message = self.messages.get(key)
+        states = self.states.setdefault(key, {})
+        part_status = states.get(part.part_no, part.status)
+        if message is None or part_status != status.SUBMITTED:
+            # A late or out-of-order receipt: the part already had its final one.
+            logger.info(
+                "late receipt %s for %s part %d ignored (part is %s)",
+                stat,
+                part.message_id,
+                part.part_no,
+                part_status,
+            )
+            return IGNORED
+        carrier_error = f"stat:{stat}" + (f" err:{err}" if err else "")
+        detail = f"receipt for part {part.part_no}/{message.parts}: {carrier_error}"
+        final = _FINAL.get(stat)
+        if final is None:
+            if message.status not in status.TERMINAL:
+                self.changes.note(message, detail, changed=False)
+            return APPLIED
+        new_part, code = final
+        q.update_part(
+            self.conn,
+            part,
+            {"status": new_part, "stat": stat, "err": err, "done_at": self.changes.now},
         )
-        return
-    q.set_receipt_outcome(conn, receipt_id, APPLIED, part)
-    carrier_error = f"stat:{stat}" + (f" err:{err}" if err else "")
-    detail = f"receipt for part {part.part_no}/{message.parts}: {carrier_error}"
-    if final is None:
-        if message.status not in status.TERMINAL:
-            changes.note(message, detail, changed=False)
-        return
-    part_status, code = final
-    q.update_part(
-        conn,
-        part,
-        {"status": part_status, "stat": stat, "err": err, "done_at": changes.now},
-    )
-    states = q.part_states(conn, key)
-    delivered = states.count(status.DELIVERED)
-    values: dict[str, Any] = {"parts_delivered": delivered}
-    new_status = None
-    if part_status != status.DELIVERED:
-        new_status = part_status
-        values.update(
-            error_code=error_code if stat == "UNDELIV" and error_code else code,
-            carrier_error=carrier_error[:100],
-            error_text=f"part {part.part_no} of {message.parts}: {stat}",
-        )
-    elif delivered == message.parts:
-        new_status = status.DELIVERED
-    if new_status is not None and status.can_move(message.status, new_status):
-        values.update(status=new_status, done_at=changes.now, updated_at=changes.now)
-        row = q.move_message(conn, key, [message.status], values)
+        states[part.part_no] = new_part
+        delivered = list(states.values()).count(status.DELIVERED)
+        values: dict[str, Any] = {"parts_delivered": delivered}
+        new_status = None
+        if new_part != status.DELIVERED:
+            new_status = new_part
+            values.update(
+                error_code=error_code if stat == "UNDELIV" and error_code else code,
+                carrier_error=carrier_error[:100],
+                error_text=f"part {part.part_no} of {message.parts}: {stat}",
+            )
+        elif delivered == message.parts:
+            new_status = status.DELIVERED
+        changed = new_status is not None and status.can_move(message.status, new_status)
+        if changed:
+            values.update(
+                status=new_status, done_at=self.changes.now, updated_at=self.changes.now
+            )
+        row = q.move_message(self.conn, key, [message.status], values)
         if row is not None:
-            changes.note(row, detail)
-        return
-    # No status change (a part of several, or the message already ended):
-    # only PartsDelivered moves.
-    row = q.move_message(conn, key, [message.status], {"parts_delivered": delivered})
-    if row is not None and message.status not in status.TERMINAL:
-        changes.note(row, detail, changed=False)
+            self.messages[key] = row
+            # Only PartsDelivered moves on a message that already ended.
+            if changed or message.status not in status.TERMINAL:
+                self.changes.note(row, detail, changed=changed)
+        return APPLIED
 
 
 def record_inbound(rt: Runtime, items: Sequence[InboundIn]) -> None:

@@ -10,7 +10,8 @@ connector's reader thread would. Options ([connector:NAME] type = simulator):
     undelivered_rate = 0.02       UNDELIV receipt (the rest: DELIVRD)
     seed =                        makes the outcomes repeatable
     window = 10                   outstanding submissions before submit blocks
-    journal =                     file that gets a line per accepted submission
+    journal =                     file that gets "<message id> <pid>" per accepted
+                                  submission (tests count them)
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class SimulatorConnector:
             # never interleave.
             fd = os.open(self.options.journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
-                os.write(fd, f"{message_id}\n".encode())
+                os.write(fd, f"{message_id} {os.getpid()}\n".encode())
             finally:
                 os.close(fd)
 

@@ -104,6 +104,7 @@ def upgrade() -> None:
         sqlite_where=sa.text("state = 'pending'"),
         postgresql_where=sa.text("state = 'pending'"),
     )
+    op.create_index("ix_outbox_message", "callback_outbox", ["message_id"])
     op.create_table(
         "dispatchers",
         sa.Column("dispatcher_id", sa.String(64), primary_key=True),
