@@ -141,6 +141,14 @@ def test_multipart_is_delivered_when_every_part_is(rt: Runtime) -> None:
     assert (row.status, row.parts_delivered) == ("DELIVERED", 3)
 
 
+def test_one_carrier_id_for_all_parts_is_delivered_by_its_receipt(rt: Runtime) -> None:
+    # SMPP routes with message_payload submit a long text as one PDU.
+    message_id = _submitted(rt, LONG, "whole-1")
+    record_receipts(rt, [_receipt("whole-1", "DELIVRD")])
+    row = message(rt, message_id)
+    assert (row.status, row.parts_delivered) == ("DELIVERED", 3)
+
+
 def test_multipart_fails_as_soon_as_one_part_does(rt: Runtime) -> None:
     message_id = _submitted(rt, LONG, "q-1", "q-2", "q-3")
     record_receipts(rt, [_receipt("q-1", "DELIVRD"), _receipt("q-2", "EXPIRED")])

@@ -244,8 +244,11 @@ class _Batch:
                 carrier_error=carrier_error[:100],
                 error_text=f"part {part.part_no} of {message.parts}: {stat}",
             )
-        elif delivered == message.parts:
+        elif delivered == len(states):
+            # Every carrier id's receipt is in. A route that sends long texts
+            # as one message_payload PDU has one id for all the parts.
             new_status = status.DELIVERED
+            values["parts_delivered"] = message.parts
         changed = new_status is not None and status.can_move(message.status, new_status)
         if changed:
             values.update(
