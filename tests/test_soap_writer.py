@@ -9,6 +9,7 @@ from lxml import etree
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.server.null import NullServer
 
+from soapsms.domain.timestamps import format_utc
 from soapsms.soap import types as t
 from soapsms.soap import writer
 from soapsms.soap.app import build_application
@@ -200,8 +201,7 @@ def test_envelope_frames_like_spyne(version):
 
 
 def test_times_are_utc_with_z_and_at_most_milliseconds():
-    assert writer.format_time(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
+    assert format_utc(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
     assert (
-        writer.format_time(datetime(2026, 1, 2, 3, 4, 5, 120999))
-        == "2026-01-02T03:04:05.120Z"
+        format_utc(datetime(2026, 1, 2, 3, 4, 5, 120999)) == "2026-01-02T03:04:05.120Z"
     )

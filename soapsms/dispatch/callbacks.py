@@ -25,11 +25,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
+from soapsms.domain import callback_target
+from soapsms.domain.timestamps import format_utc
 from soapsms.errors import Unavailable
 from soapsms.usecases.dispatching_callbacks import (
     PendingCallback,
@@ -65,8 +67,8 @@ class Transport(Protocol):
 def check_target(url: str, allow_private: bool) -> None:
     """Refuse non-http(s) URLs and, unless allowed, hosts that resolve to
     loopback, private or link-local addresses (also through DNS)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = callback_target.split_http_url(url)
+    if parts is None or parts.hostname is None:
         raise Refused(f"not an http(s) URL: {url!r}")
     if allow_private:
         return
@@ -78,14 +80,7 @@ def check_target(url: str, allow_private: bool) -> None:
         raise OSError(f"cannot resolve {parts.hostname}: {exc}") from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_loopback
-            or address.is_private
-            or address.is_link_local
-            or address.is_unspecified
-            or address.is_multicast
-            or address.is_reserved
-        ):
+        if not callback_target.is_public(address):
             raise Refused(
                 f"{parts.hostname} resolves to a non-public address {address}"
             )
@@ -112,12 +107,8 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         connection.close()
 
 
-def _time(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = value.microsecond // 1000
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
+def _text(value: object) -> str:
+    return format_utc(value) if isinstance(value, datetime) else escape(str(value))
 
 
 def _status_xml(m: MessageStatus) -> str:
@@ -141,8 +132,7 @@ def _status_xml(m: MessageStatus) -> str:
         ("UpdatedAt", m.updated_at),
     ]
     inner = "".join(
-        f"<{name}>{_time(value) if isinstance(value, datetime) else escape(str(value))}"
-        f"</{name}>"
+        f"<{name}>{_text(value)}</{name}>"
         for name, value in fields
         if value is not None
     )
@@ -154,7 +144,7 @@ def render(event: PendingCallback) -> bytes:
         '<?xml version="1.0" encoding="utf-8"?>'
         f'<StatusCallback xmlns="{NS}">'
         f"<EventId>{event.event_id}</EventId>"
-        f"<OccurredAt>{_time(event.occurred_at)}</OccurredAt>"
+        f"<OccurredAt>{format_utc(event.occurred_at)}</OccurredAt>"
         f"{_status_xml(event.status)}</StatusCallback>"
     ).encode()
 

@@ -12,6 +12,7 @@ from spyne.error import ValidationError as SpyneValidationError
 from spyne.protocol.soap import Soap11, Soap12
 from spyne.protocol.xml import SchemaValidationError
 
+from soapsms.domain.timestamps import format_utc
 from soapsms.errors import ValidationError
 from soapsms.soap import faults, guard, writer
 from soapsms.soap.types import NS
@@ -27,7 +28,7 @@ class _Gateway:
 
     def _setup(self) -> None:
         handlers: dict[Any, Any] = self._to_unicode_handlers  # type: ignore[attr-defined]
-        handlers[DateTime] = lambda cls, value: writer.format_time(value)
+        handlers[DateTime] = lambda cls, value: format_utc(value)
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
         data = b"".join(ctx.in_string)

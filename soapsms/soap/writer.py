@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from soapsms.domain.timestamps import format_utc
 from soapsms.usecases.results import MessagePage, MessageStatus, SendResult
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -22,15 +23,6 @@ class Rendered:
     """An operation's response body element, already written."""
 
     xml: str
-
-
-def format_time(value: datetime) -> str:
-    """UTC with a Z, to the millisecond at most."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    millis = value.microsecond // 1000
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def _esc(value: str) -> str:
@@ -46,7 +38,7 @@ def _opt_int(name: str, value: int | None) -> str:
 
 
 def _opt_time(name: str, value: datetime | None) -> str:
-    return "" if value is None else f"<tns:{name}>{format_time(value)}</tns:{name}>"
+    return "" if value is None else f"<tns:{name}>{format_utc(value)}</tns:{name}>"
 
 
 def _wrap(name: str, inner: str) -> str:

@@ -10,11 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.exc import IntegrityError
 
-from soapsms.domain import encoding, phone, status
+from soapsms.domain import callback_target, encoding, phone, status
 from soapsms.domain.ids import new_ids
 from soapsms.domain.sender import validate_sender
 from soapsms.errors import (
@@ -101,12 +100,12 @@ def _sender(request: SendRequest, account: AccountView) -> str | None:
 def _callback_url(url: str | None, allow_private: bool) -> str | None:
     if url is None:
         return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = callback_target.split_http_url(url)
+    if parts is None or parts.hostname is None:
         raise ValidationError("StatusCallbackUrl must be an http or https URL")
     if not allow_private:
         host = parts.hostname
-        if host == "localhost" or host.endswith(".localhost"):
+        if callback_target.is_local_name(host):
             raise ValidationError(
                 "StatusCallbackUrl may not point at a loopback address"
             )
@@ -114,14 +113,8 @@ def _callback_url(url: str | None, allow_private: bool) -> str | None:
             address = ipaddress.ip_address(host)
         except ValueError:
             address = None
-        if address is not None and (
-            address.is_loopback
-            or address.is_private
-            or address.is_link_local
-            or address.is_unspecified
-            or address.is_multicast
-            or address.is_reserved
-        ):
+        # Names are checked again after DNS, when the callback is sent.
+        if address is not None and not callback_target.is_public(address):
             raise ValidationError(
                 "StatusCallbackUrl may not point at a loopback, private or "
                 "link-local address"
