@@ -28,7 +28,8 @@ from soapsms.wsgi import create_app
 
 POSTGRES_URL = os.environ.get("SOAPSMS_TEST_POSTGRES_URL", "")
 # What must not be skipped for want of it, comma-separated (CI sets it):
-# postgres (the server), interop (mono and JAX-WS tool chains, tests/interop).
+# postgres (the server), interop (mono and JAX-WS tool chains, tests/interop),
+# nginx (tests/test_deploy_nginx.py).
 REQUIRED = {
     s.strip() for s in os.environ.get("SOAPSMS_REQUIRE", "").split(",") if s.strip()
 }
