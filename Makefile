@@ -30,7 +30,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check soapsms tests
 	$(BIN)/lint-imports
-	$(BIN)/mypy soapsms/domain soapsms/store soapsms/usecases soapsms/smtp_ingress soapsms/dispatch soapsms/config.py soapsms/errors.py
+	$(BIN)/mypy soapsms/domain soapsms/store soapsms/usecases soapsms/smtp_ingress soapsms/dispatch soapsms/config.py soapsms/errors.py soapsms/metrics.py
 
 test: lint
 	$(BIN)/python -m pytest tests

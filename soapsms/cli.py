@@ -162,8 +162,9 @@ def cmd_wsdl(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from soapsms.dispatch.worker import run_dispatcher
 
+    bind = args.metrics_bind or settings.dispatch_metrics_bind
     with _runtime(settings) as rt:
-        return run_dispatcher(rt, wait=args.wait)
+        return run_dispatcher(rt, wait=args.wait, metrics_bind=bind)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -230,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait",
         action="store_true",
         help="on SQLite, wait for a running dispatcher to stop instead of refusing",
+    )
+    dispatch.add_argument(
+        "--metrics-bind",
+        help="HOST:PORT to serve Prometheus metrics on, e.g. 127.0.0.1:9101, or "
+        "off (default from config: off)",
     )
     dispatch.set_defaults(func=cmd_dispatch)
 

@@ -59,6 +59,14 @@ class Settings:
     smtp_reply_relay: str = "127.0.0.1:25"
     smtp_reply_from: str = ""
     log_level: str = "INFO"
+    # Message texts appear in the logs (DEBUG) only when this is switched on,
+    # for a debugging session; passwords never do.
+    log_message_text: bool = False
+    # How long message data is kept: `soapsms purge` without --older-than
+    # uses it (Ny, Nm or Nd; never under the legal minimum of 2 years).
+    retention: str = "7y"
+    # Where `soapsms dispatch` serves its Prometheus metrics (HOST:PORT), or off.
+    dispatch_metrics_bind: str = "off"
     # Dispatcher: how long a claimed message stays leased (renewed while in
     # flight; after a crash it is taken up again this long later), and how
     # many messages one claim takes.

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -36,8 +40,35 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook: a dead worker's live gauges leave the multiprocess files."""
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def metrics_dir() -> tuple[str, bool]:
+    """The directory the web workers' metrics share, emptied; and whether it is
+    ours to remove at exit. An operator's PROMETHEUS_MULTIPROC_DIR (e.g. a
+    systemd RuntimeDirectory) is cleaned of the last run's files; otherwise a
+    fresh temporary directory: counters from a previous run must not linger."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return str(path), False
+    return tempfile.mkdtemp(prefix="soapsms-metrics-"), True
+
+
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
+        "child_exit": child_exit,
         "bind": settings.bind,
         "workers": settings.workers,
         "worker_class": "gthread",
@@ -64,10 +95,17 @@ def serve(settings: Settings, companions: Sequence[Sequence[str]] = ()) -> int:
     engine = make_engine(settings.database_url)
     upgrade(engine)
     engine.dispose()
+    directory, ours = metrics_dir()
+    # The SMTP ingress adds its counts to the web's /metrics; the dispatcher
+    # keeps its own endpoint (dispatch_metrics_bind), so it is left out.
     children = [
-        subprocess.Popen([sys.executable, "-m", "soapsms.cli", *argv])
+        subprocess.Popen(
+            [sys.executable, "-m", "soapsms.cli", *argv],
+            env=_companion_env(argv, directory),
+        )
         for argv in companions
     ]
+    os.environ[MULTIPROC_ENV] = directory
     base = f"http://{settings.bind}"
     print(
         f"soapsms serving on {base}\n"
@@ -79,7 +117,17 @@ def serve(settings: Settings, companions: Sequence[Sequence[str]] = ()) -> int:
         _Gunicorn(settings, gunicorn_options(settings)).run()
     finally:
         _stop(children)
+        if ours:
+            shutil.rmtree(directory, ignore_errors=True)
     return 0
+
+
+def _companion_env(argv: Sequence[str], directory: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop(MULTIPROC_ENV, None)
+    if "dispatch" not in argv:
+        env[MULTIPROC_ENV] = directory
+    return env
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:

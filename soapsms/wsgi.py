@@ -1,17 +1,17 @@
-"""The WSGI app gunicorn serves: /soap, /soap12 and /health."""
+"""The WSGI app gunicorn serves: /soap, /soap12, /health and /metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import text
-
+from soapsms import metrics
 from soapsms.config import Settings, load_settings
 from soapsms.soap.app import SoapEndpoint
-from soapsms.store.db import transaction
+from soapsms.usecases.health import queue_stats
 from soapsms.usecases.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ class GatewayApp:
             "/soap": SoapEndpoint(runtime, "1.1"),
             "/soap12": SoapEndpoint(runtime, "1.2"),
             "/health": self.health,
+            "/metrics": self.serve_metrics,
         }
 
     def __call__(
@@ -57,9 +58,10 @@ class GatewayApp:
         self, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         try:
-            with transaction(self.runtime.engine) as conn:
-                conn.execute(text("SELECT 1"))
-            status, body = "200 OK", {"status": "ok", "store": "reachable"}
+            # Reaching the store is what a load balancer acts on; the queue and
+            # the dispatcher's heartbeat are for the operator's eyes.
+            figures = dataclasses.asdict(queue_stats(self.runtime))
+            status, body = "200 OK", {"status": "ok", "store": "reachable", **figures}
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
             logger.warning("health check failed: %s", exc)
             status, body = (
@@ -70,6 +72,19 @@ class GatewayApp:
         start_response(
             status,
             [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    def serve_metrics(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        data = metrics.exposition()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", metrics.CONTENT_TYPE),
+                ("Content-Length", str(len(data))),
+            ],
         )
         return [data]
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from soapsms import metrics
 from soapsms.domain import status
 from soapsms.errors import Unavailable
 from soapsms.usecases import dispatching as uc
@@ -71,6 +72,7 @@ class _Attempt:
     index: int = 0  # the next connector of the route to try
     last: SubmitResult | None = None
     skipped: bool = False  # a connector was passed over because it was down
+    handed_at: float = 0.0  # monotonic time of the last hand-over, for latency
 
 
 class _Sink:
@@ -80,6 +82,7 @@ class _Sink:
         self.items = items
 
     def receipt(self, receipt: Receipt) -> None:
+        metrics.get().receipts.labels(receipt.connector, receipt.stat).inc()
         self.items.put(
             ReceiptIn(
                 connector=receipt.connector,
@@ -335,6 +338,7 @@ class Dispatcher:
                 attempt.skipped = True
                 continue
             self.router.note(connector, up=True)
+            attempt.handed_at = time.monotonic()
             future.add_done_callback(
                 functools.partial(self._answered, attempt, connector)
             )
@@ -373,6 +377,16 @@ class Dispatcher:
                 error_code=status.NETWORK_ERROR,
                 carrier_error=f"{type(exc).__name__}: {exc}"[:100],
             )
+        counters = metrics.get()
+        counters.submit_latency.labels(connector.name).observe(
+            time.monotonic() - attempt.handed_at
+        )
+        counters.submits.labels(
+            connector.name,
+            "accepted"
+            if result.accepted
+            else ("retry" if result.retry else "rejected"),
+        ).inc()
         if result.accepted:
             self._outcomes.put(
                 uc.Outcome(
@@ -482,10 +496,17 @@ class Dispatcher:
                 logger.warning("heartbeat failed: the store is unavailable")
 
 
-def run_dispatcher(rt: Runtime, *, wait: bool = False) -> int:
-    """`soapsms dispatch`: run until SIGTERM or SIGINT, then finish in-flight work."""
+def run_dispatcher(
+    rt: Runtime, *, wait: bool = False, metrics_bind: str = "off"
+) -> int:
+    """`soapsms dispatch`: run until SIGTERM or SIGINT, then finish in-flight work;
+    with `metrics_bind` (HOST:PORT) serve its metrics there."""
     uc.check_schema(rt)
     dispatcher = Dispatcher(rt)
+    if metrics_bind != "off":
+        from .observe import start
+
+        start(rt, metrics_bind)
 
     def stop(signum: int, _frame: object) -> None:
         logger.info("signal %d: stopping", signum)

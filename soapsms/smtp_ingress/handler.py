@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from soapsms import errors
+from soapsms import errors, metrics
 from soapsms.smtp_ingress import replies
 from soapsms.smtp_ingress.limits import SlidingWindow
 from soapsms.smtp_ingress.notify import Answer, Notifier
@@ -105,6 +105,7 @@ class IngressHandler:
             delivery.answer.reply,
             (time.perf_counter() - started) * 1000,
         )
+        metrics.get().smtp_mails.labels(delivery.outcome).inc()
         self._confirm(loop, delivery, envelope.mail_from or "")
         return delivery.answer.reply
 

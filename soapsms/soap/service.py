@@ -12,7 +12,7 @@ from typing import Any
 from spyne import ServiceBase, Unicode, rpc
 from spyne.model.primitive import Integer32
 
-from soapsms import errors
+from soapsms import errors, metrics
 from soapsms.soap import faults, writer
 from soapsms.soap import types as t
 from soapsms.soap.protocol import ENV_KEY_TOKENS
@@ -83,14 +83,20 @@ def _call(
             ctx.transport.resp_headers["WWW-Authenticate"] = 'Basic realm="soapsms"'
         raise faults.to_fault(exc) from exc
     finally:
+        elapsed = time.perf_counter() - started
         logger.info(
             "soap call account=%s source=%s operation=%s outcome=%s duration_ms=%.1f",
             account_id,
             client_ip,
             operation,
             outcome,
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
+        counters = metrics.get()
+        counters.soap_requests.labels(operation, outcome).inc()
+        counters.soap_duration.labels(operation).observe(elapsed)
+        if outcome != "ok":
+            counters.soap_faults.labels(outcome).inc()
 
 
 def _ids(wire: Any) -> tuple[str, ...]:

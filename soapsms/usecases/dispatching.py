@@ -95,7 +95,9 @@ def claim_batch(rt: Runtime, owner: str, limit: int, lease: timedelta) -> list[C
         changes = Changes(now)
         for row in rows:
             if row.message_id in scheduled:
-                changes.note(row, "due: scheduled time reached")
+                changes.note(
+                    row, "due: scheduled time reached", previous=status.SCHEDULED
+                )
         changes.flush(conn)
     claimed = []
     for row in rows:
@@ -220,6 +222,7 @@ def _submitted(
         changes.note(
             row,
             f"via {outcome.connector}: carrier id {', '.join(outcome.carrier_ids)}",
+            previous=status.QUEUED,
         )
     q.insert_parts(conn, parts)
     return recorded
@@ -248,7 +251,11 @@ def _refused(
         },
     )
     if row is not None:
-        changes.note(row, f"via {outcome.connector}" if outcome.connector else None)
+        changes.note(
+            row,
+            f"via {outcome.connector}" if outcome.connector else None,
+            previous=status.QUEUED,
+        )
         changes.refund_if_unsent(row)
 
 
@@ -297,7 +304,11 @@ def _retry(
         },
     )
     if row is not None:
-        changes.note(row, f"retries ended by validity after {current.attempts}")
+        changes.note(
+            row,
+            f"retries ended by validity after {current.attempts}",
+            previous=status.QUEUED,
+        )
         changes.refund_if_unsent(row)
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from soapsms import metrics
 from soapsms.domain import status
 from soapsms.domain.ids import new_id
 from soapsms.store import dispatch_queries as q
 from soapsms.store import repository
 from soapsms.usecases.query import status_of
+
+logger = logging.getLogger(__name__)
 
 # The contract: callbacks are retried for 24 hours.
 CALLBACK_RETRY_PERIOD = timedelta(hours=24)
@@ -36,6 +40,8 @@ class Changes:
     history: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     refunds: dict[str, int] = field(default_factory=dict)
+    # (message id, old status or "-" when the caller cannot tell, new, code)
+    moves: list[tuple[str, str, str, str]] = field(default_factory=list)
     _senders: dict[str, str | None] = field(default_factory=dict)
 
     def note(
@@ -44,9 +50,15 @@ class Changes:
         detail: str | None = None,
         *,
         changed: bool = True,
+        previous: str | None = None,
     ) -> None:
         """History for `row` (the message after the change); a callback event
-        when its status changed and it has a StatusCallbackUrl."""
+        when its status changed and it has a StatusCallbackUrl. `previous` is
+        the status it left, for the log line."""
+        if changed:
+            self.moves.append(
+                (row.message_id, previous or "-", row.status, row.error_code or "-")
+            )
         self.history.append(
             {
                 "message_id": row.message_id,
@@ -99,4 +111,16 @@ class Changes:
         q.add_callbacks(conn, self.callbacks)
         for account_id, amount in self.refunds.items():
             repository.refund_credits(conn, account_id, amount)
+        counters = metrics.get()
+        for message_id, old, new, code in self.moves:
+            # One line per change: ids and codes only, never the text.
+            logger.info(
+                "status change message=%s old=%s new=%s code=%s",
+                message_id,
+                old,
+                new,
+                code,
+            )
+            counters.status_changes.labels(new).inc()
         self.history, self.callbacks, self.refunds = [], [], {}
+        self.moves = []

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from soapsms import metrics
 from soapsms.domain import status
 from soapsms.store import dispatch_queries as q
 from soapsms.store.db import transaction
@@ -228,6 +229,9 @@ class _Batch:
                 self.changes.note(message, detail, changed=False)
             return APPLIED
         new_part, code = final
+        metrics.get().receipt_latency.labels(part.connector).observe(
+            max((self.changes.now - part.submitted_at).total_seconds(), 0.0)
+        )
         q.update_part(
             self.conn,
             part,
@@ -259,7 +263,7 @@ class _Batch:
             self.messages[key] = row
             # Only PartsDelivered moves on a message that already ended.
             if changed or message.status not in status.TERMINAL:
-                self.changes.note(row, detail, changed=changed)
+                self.changes.note(row, detail, changed=changed, previous=message.status)
         return APPLIED
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from soapsms import metrics
 from soapsms.domain import callback_target, encoding, phone, status
 from soapsms.domain.ids import new_ids
 from soapsms.domain.sender import validate_sender
@@ -356,6 +357,9 @@ def _store(
                     balance=balance,
                 )
         repository.insert_messages(conn, rows)
+    counters = metrics.get()
+    counters.messages_accepted.inc(count)
+    counters.parts_accepted.inc(count * prepared.parts)
     logger.info(
         "batch %s accepted for %s: %d messages, %d rejected, %d parts each",
         batch_id,

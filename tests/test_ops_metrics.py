@@ -1,0 +1,158 @@
+"""/metrics: scraped in-process, under `soapsms serve` with two workers
+(multiprocess mode), and the dispatcher's own endpoint."""
+
+from __future__ import annotations
+
+import socket
+
+import requests
+import zeep
+from prometheus_client.parser import text_string_to_metric_families
+from zeep.transports import Transport
+
+from soapsms.dispatch import observe
+from soapsms.dispatch.worker import Dispatcher
+from tests.dispatch_helpers import (
+    ScriptedConnector,
+    acme_runtime,
+    message,
+    running,
+    send_to,
+    status_of,
+    wait_for,
+)
+from tests.soap_helpers import AUTH, fault_code
+
+# `soapsms serve` with two gunicorn workers, as the idempotency test runs it.
+from tests.test_serve_gunicorn import gunicorn_url  # noqa: F401
+
+
+def value(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples called `name` whose labels include `labels`."""
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total
+
+
+def scrape(url: str) -> str:
+    response = requests.get(url + "/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    return response.text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_metrics_show_the_calls_and_messages_a_test_sent(live, account, client):
+    before = scrape(live.url)
+    client.service.SendMessage(
+        Auth=AUTH,
+        Message={"Text": "disk full", "RecipientsText": "+17036069996,+17036069997"},
+    )
+    bad = {"AccountId": "acme", "Password": "wrong"}
+    assert fault_code(lambda: client.service.GetAccount(Auth=bad)) == (
+        "Client.AuthenticationFailed"
+    )
+    after = scrape(live.url)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert (
+        delta("soapsms_soap_requests_total", operation="SendMessage", outcome="ok") == 1
+    )
+    assert (
+        delta(
+            "soapsms_soap_requests_total",
+            operation="GetAccount",
+            outcome="Client.AuthenticationFailed",
+        )
+        == 1
+    )
+    assert delta("soapsms_soap_faults_total", code="Client.AuthenticationFailed") == 1
+    assert delta("soapsms_messages_accepted_total") == 2
+    assert delta("soapsms_message_parts_accepted_total") == 2
+    assert (
+        delta("soapsms_soap_request_duration_seconds_count", operation="SendMessage")
+        == 1
+    )
+
+
+def test_metrics_under_gunicorn_add_up_every_worker(gunicorn_url):  # noqa: F811
+    served = gunicorn_url
+    # Separate connections, so that both workers take some of the calls.
+    for n in range(6):
+        client = zeep.Client(
+            f"{served}/soap?wsdl", transport=Transport(timeout=30, operation_timeout=60)
+        )
+        client.service.SendMessage(
+            Auth=AUTH,
+            Message={"Text": f"alert {n}", "RecipientsText": "+17036069996"},
+        )
+    # Whichever worker answers the scrape, it reads every worker's files.
+    for _ in range(4):
+        text = scrape(served)
+        assert value(text, "soapsms_messages_accepted_total") == 6
+        assert (
+            value(
+                text,
+                "soapsms_soap_requests_total",
+                operation="SendMessage",
+                outcome="ok",
+            )
+            == 6
+        )
+
+
+def test_dispatcher_endpoint_shows_queue_submits_and_receipts(sqlite_url):
+    connector = ScriptedConnector("simulator")
+    port = _free_port()
+    with acme_runtime(sqlite_url) as rt:
+        server = observe.start(rt, f"127.0.0.1:{port}")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            before = scrape(url)
+            sent = send_to(rt, "acme", "+17036069996")
+            queued = scrape(url)
+            assert value(queued, "soapsms_dispatch_queue_depth") == 1
+            assert value(queued, "soapsms_store_up") == 1
+            message_id = sent.messages[0].message_id
+            dispatcher = Dispatcher(rt, {"simulator": connector}, callbacks=False)
+            with running(dispatcher):
+                wait_for(lambda: status_of(rt, message_id) == "SUBMITTED")
+                carrier_id = wait_for(lambda: connector.submitted) and "simulator-1"
+                connector.receipt(carrier_id, "DELIVRD")
+                wait_for(lambda: status_of(rt, message_id) == "DELIVERED")
+                assert message(rt, message_id).parts_delivered == 1
+                after = scrape(url)
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert (
+        delta(
+            "soapsms_dispatch_submits_total", connector="simulator", result="accepted"
+        )
+        == 1
+    )
+    assert (
+        delta("soapsms_dispatch_receipts_total", connector="simulator", stat="DELIVRD")
+        == 1
+    )
+    assert (
+        delta("soapsms_dispatch_receipt_latency_seconds_count", connector="simulator")
+        == 1
+    )
+    assert delta("soapsms_message_status_changes_total", status="DELIVERED") == 1
+    assert value(after, "soapsms_dispatch_queue_depth") == 0
+    assert 0 <= value(after, "soapsms_dispatch_heartbeat_age_seconds") < 60
