@@ -187,6 +187,31 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings.replace(**changes) if changes else settings, companions)
 
 
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from soapsms.usecases.retention import purge
+
+    with _runtime(settings) as rt:
+        report = purge(
+            rt,
+            args.older_than,
+            dry_run=args.dry_run,
+            batch_size=args.batch_size,
+            progress=lambda line: print(line, flush=True),
+        )
+    verb = "would go" if report.dry_run else "removed"
+    cutoff = f"{report.cutoff:%Y-%m-%d %H:%M:%S}"
+    print(f"retention {report.retention}: data created before {cutoff} UTC")
+    for name in report.dropped_partitions:
+        print(
+            f"partition {name}: {'would be dropped' if report.dry_run else 'dropped'}"
+        )
+    for table, count in report.rows.items():
+        print(f"{table}: {count} rows {verb}")
+    if report.created_partitions:
+        print(f"created partitions: {', '.join(report.created_partitions)}")
+    return 0
+
+
 def cmd_smtp(args: argparse.Namespace, settings: Settings) -> int:
     from soapsms.smtp_ingress.server import run
 
@@ -238,6 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
         "off (default from config: off)",
     )
     dispatch.set_defaults(func=cmd_dispatch)
+
+    purge = sub.add_parser(
+        "purge", help="delete message data older than the retention period"
+    )
+    purge.add_argument(
+        "--older-than",
+        help="7y, 24m or 730d; at least 2 years, the legal minimum (default "
+        "from config: retention, 7y)",
+    )
+    purge.add_argument(
+        "--dry-run", action="store_true", help="print what would go; change nothing"
+    )
+    purge.add_argument(
+        "--batch-size", type=int, default=2000, help="rows per short transaction"
+    )
+    purge.set_defaults(func=cmd_purge)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
