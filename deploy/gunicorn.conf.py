@@ -22,10 +22,11 @@ bind = os.environ.get("SOAPSMS_BIND", "127.0.0.1:8000")
 
 # gthread workers: each of 4 threads waits on the database or the network
 # while the others run. One worker per core, plus one, keeps every core busy
-# (argon2 password checks and XML parsing are CPU work) without piling up
-# processes that each hold their own database connections.
+# (argon2 password checks and XML parsing are CPU work); at most 8 by default,
+# as each worker holds up to 4 database connections (PostgreSQL allows 100
+# unless max_connections says otherwise). SOAPSMS_WORKERS overrides it.
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-workers = int(os.environ.get("SOAPSMS_WORKERS") or _cores + 1)
+workers = int(os.environ.get("SOAPSMS_WORKERS") or min(_cores + 1, 8))
 worker_class = "gthread"
 threads = 4
 
