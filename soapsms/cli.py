@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from contextlib import closing
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings.replace(**changes) if changes else settings, companions)
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from soapsms.usecases import reports
+
+    rng = reports.ReportRange(args.account, args.since, args.until, args.tz)
+    with _runtime(settings) as rt:
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as out:
+                reports.write(rt, rng, out, args.format, summarize=args.summary)
+        else:
+            reports.write(rt, rng, sys.stdout, args.format, summarize=args.summary)
+    return 0
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from exc
+
+
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from soapsms.usecases.retention import purge
 
@@ -263,6 +284,28 @@ def build_parser() -> argparse.ArgumentParser:
         "off (default from config: off)",
     )
     dispatch.set_defaults(func=cmd_dispatch)
+
+    report = sub.add_parser(
+        "report", help="an account's messages in a date range, as CSV or JSON"
+    )
+    report.add_argument("--account", required=True)
+    report.add_argument(
+        "--since", type=_day, required=True, help="first day, YYYY-MM-DD"
+    )
+    report.add_argument(
+        "--until", type=_day, required=True, help="last day (included), YYYY-MM-DD"
+    )
+    report.add_argument("--format", choices=("csv", "json"), default="csv")
+    report.add_argument(
+        "--tz", default="UTC", help="days and times in this zone, e.g. Europe/Paris"
+    )
+    report.add_argument(
+        "--summary",
+        action="store_true",
+        help="one row per day: sent, delivered, failed, parts, credits",
+    )
+    report.add_argument("--out", help="write to this file instead of stdout")
+    report.set_defaults(func=cmd_report)
 
     purge = sub.add_parser(
         "purge", help="delete message data older than the retention period"
