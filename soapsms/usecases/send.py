@@ -360,6 +360,9 @@ def _store(
     counters = metrics.get()
     counters.messages_accepted.inc(count)
     counters.parts_accepted.inc(count * prepared.parts)
+    if rt.settings.log_message_text:
+        # Only for a debugging session the operator switched on explicitly.
+        logger.debug("batch %s text=%r", batch_id, prepared.text)
     logger.info(
         "batch %s accepted for %s: %d messages, %d rejected, %d parts each",
         batch_id,
