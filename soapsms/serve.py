@@ -10,14 +10,17 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from soapsms.config import Settings
-from soapsms.store.db import make_engine
+from soapsms.store.db import make_engine, transaction
+from soapsms.store.dispatch_queries import PARTS_PARTITIONED
 from soapsms.store.migrate import upgrade
+from soapsms.store.partitions import ensure_partitions
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +97,11 @@ def serve(settings: Settings, companions: Sequence[Sequence[str]] = ()) -> int:
     the companions are stopped with it."""
     engine = make_engine(settings.database_url)
     upgrade(engine)
+    # The coming months' partitions (PostgreSQL), also when no dispatcher runs.
+    with transaction(engine, write=True) as conn:
+        now = datetime.now(UTC).replace(tzinfo=None)
+        ensure_partitions(conn, now)
+        ensure_partitions(conn, now, tables=PARTS_PARTITIONED)
     engine.dispose()
     directory, ours = metrics_dir()
     # The SMTP ingress adds its counts to the web's /metrics; the dispatcher

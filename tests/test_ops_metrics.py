@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import requests
@@ -156,3 +157,29 @@ def test_dispatcher_endpoint_shows_queue_submits_and_receipts(sqlite_url):
     assert delta("soapsms_message_status_changes_total", status="DELIVERED") == 1
     assert value(after, "soapsms_dispatch_queue_depth") == 0
     assert 0 <= value(after, "soapsms_dispatch_heartbeat_age_seconds") < 60
+
+
+def test_serve_empties_the_metrics_directory_and_marks_dead_workers(
+    tmp_path, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from soapsms import serve
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    fresh, ours = serve.metrics_dir()
+    assert ours and not os.listdir(fresh)
+    os.rmdir(fresh)
+
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_4242.db").write_bytes(b"stale")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
+    assert serve.metrics_dir() == (str(given), False)
+    assert not list(given.iterdir())
+
+    (given / "gauge_livesum_4243.db").write_bytes(b"")
+    (given / "counter_4243.db").write_bytes(b"")
+    serve.child_exit(None, SimpleNamespace(pid=4243))
+    # A dead worker's live gauges go; its counters keep counting in the sum.
+    assert [p.name for p in given.iterdir()] == ["counter_4243.db"]
