@@ -11,6 +11,8 @@ import pytest
 import zeep
 
 from soapsms.dispatch.worker import Dispatcher
+from soapsms.store import repository
+from soapsms.store.db import transaction
 from soapsms.store.migrate import upgrade
 from soapsms.usecases import accounts
 from soapsms.usecases.runtime import Runtime
@@ -104,3 +106,21 @@ def test_message_text_is_logged_only_when_switched_on(db_url, caplog):
         debugging = Runtime(rt.settings.replace(log_message_text=True), rt.engine)
         send_to(debugging, "acme", "+17036069996", text=TEXT)
         assert TEXT in _everything(caplog)
+
+
+def test_a_cancellation_is_a_status_change_line(db_url, caplog):
+    from soapsms.usecases import query
+    from soapsms.usecases.auth import account_view
+    from soapsms.usecases.results import Selector
+
+    caplog.set_level(logging.INFO, logger="soapsms")
+    with acme_runtime(db_url) as rt:
+        sent = send_to(rt, "acme", "+17036069996")
+        message_id = sent.messages[0].message_id
+        with transaction(rt.engine) as conn:
+            account = account_view(repository.get_account(conn, "acme"))
+        query.cancel_messages(rt, account, Selector((message_id,), None, None))
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"status change message={message_id} old=QUEUED new=CANCELLED code=-" in (
+        lines
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from soapsms import metrics
 from soapsms.domain import phone, status
 from soapsms.domain.ids import id_time
 from soapsms.errors import ValidationError
@@ -143,6 +144,15 @@ def cancel_messages(
                 ],
             )
             done = {c.message_id for c in cancelled}
+            before = {r.message_id: r.status for r in rows}
+            for message_id in sorted(done):
+                logger.info(
+                    "status change message=%s old=%s new=%s code=-",
+                    message_id,
+                    before.get(message_id, "-"),
+                    status.CANCELLED,
+                )
+            metrics.get().status_changes.labels(status.CANCELLED).inc(len(done))
             keys = [(r.message_id, r.created_at) for r in rows]
             rows = repository.messages_by_ids(conn, account.account_id, keys)
             rows.sort(key=lambda r: r.message_id)
