@@ -17,6 +17,9 @@ server context then accepts TLS 1.2 and 1.3 only. Prefer nginx in front
 """
 
 import os
+import tempfile
+
+from soapsms.serve import MULTIPROC_ENV, child_exit  # noqa: F401 - a gunicorn hook
 
 bind = os.environ.get("SOAPSMS_BIND", "127.0.0.1:8000")
 
@@ -49,6 +52,14 @@ loglevel = os.environ.get("SOAPSMS_LOG_LEVEL", "info").lower()
 
 # Engines are created in each worker after the fork, never shared.
 preload_app = False
+
+# /metrics sums every worker's prometheus-client files (docs/operations.md):
+# they go to PROMETHEUS_MULTIPROC_DIR, which must start empty (soapsms-web's
+# systemd RuntimeDirectory is), else to a fresh temporary directory. Set once:
+# gunicorn reads this file again on SIGHUP, while the workers keep writing.
+# child_exit (imported above) drops a dead worker's live gauges.
+if not os.environ.get(MULTIPROC_ENV):
+    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="soapsms-metrics-")
 # gunicorn's own X-Forwarded-* handling stays at its loopback default; soapsms
 # decides whom to believe with SOAPSMS_TRUSTED_PROXIES.
 # One control socket per user would be fought over by every gunicorn on the

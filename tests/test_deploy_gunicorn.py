@@ -7,12 +7,14 @@ import os
 import runpy
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import requests
 import zeep
 from zeep.transports import Transport
 
+from soapsms.serve import MULTIPROC_ENV
 from soapsms.store.migrate import upgrade
 from soapsms.usecases import accounts
 from soapsms.usecases.runtime import Runtime
@@ -25,24 +27,32 @@ CONF = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
-def _read_conf(monkeypatch, **env: str) -> dict[str, object]:
+def _read_conf(monkeypatch, tmp_path: Path, **env: str) -> dict[str, object]:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     for name in ("SOAPSMS_WORKERS", "SOAPSMS_BIND", "SOAPSMS_GUNICORN_CERTFILE"):
         monkeypatch.delenv(name, raising=False)
+    # Recorded, so that what the file sets is undone after the test.
+    monkeypatch.setenv(MULTIPROC_ENV, "")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(CONF))
 
 
-def test_workers_follow_the_cores_unless_set(monkeypatch):
+def test_workers_follow_the_cores_unless_set(monkeypatch, tmp_path):
     cores = len(os.sched_getaffinity(0))
-    conf = _read_conf(monkeypatch)
+    conf = _read_conf(monkeypatch, tmp_path)
     assert conf["workers"] == min(cores + 1, 8)
     assert conf["bind"] == "127.0.0.1:8000"
     assert "certfile" not in conf
-    assert _read_conf(monkeypatch, SOAPSMS_WORKERS="5")["workers"] == 5
+    assert callable(conf["child_exit"])
+    # The workers' metrics meet in a fresh directory unless one is given.
+    metrics = Path(os.environ[MULTIPROC_ENV])
+    assert metrics.parent == tmp_path and not any(metrics.iterdir())
+    assert _read_conf(monkeypatch, tmp_path, SOAPSMS_WORKERS="5")["workers"] == 5
 
 
 def test_direct_tls_with_the_shipped_config_and_no_secrets_in_the_log(tmp_path):
+    """Two workers, TLS, /metrics summed over them, a clean access log."""
     db_url = f"sqlite:///{tmp_path / 'soapsms.db'}"
     runtime = Runtime(make_settings(db_url))
     upgrade(runtime.engine)
@@ -50,9 +60,11 @@ def test_direct_tls_with_the_shipped_config_and_no_secrets_in_the_log(tmp_path):
     runtime.close()
     cert, key = _certificate(tmp_path)
     port = _free_port()
+    (tmp_path / "metrics").mkdir()
     env = _env(db_url) | {
+        MULTIPROC_ENV: str(tmp_path / "metrics"),
         "SOAPSMS_BIND": f"127.0.0.1:{port}",
-        "SOAPSMS_WORKERS": "1",
+        "SOAPSMS_WORKERS": "2",
         "SOAPSMS_LOG_LEVEL": "INFO",
         "SOAPSMS_GUNICORN_CERTFILE": str(cert),
         "SOAPSMS_GUNICORN_KEYFILE": str(key),
@@ -89,6 +101,9 @@ def test_direct_tls_with_the_shipped_config_and_no_secrets_in_the_log(tmp_path):
             base + "/soap?wsdl", transport=Transport(session=session, timeout=30)
         )
         assert client.service.GetAccount(Auth=AUTH).AccountId == AUTH["AccountId"]
+        for _ in range(4):  # whichever worker answers sums both workers' files
+            metrics = session.get(base + "/metrics", timeout=10).text
+            assert 'operation="GetAccount"' in metrics
     finally:
         _stop(process)
     text = log.read_text()
