@@ -5,8 +5,9 @@ the client address the allow-list sees, the port-80 rules and the body limit.
 The site file is used as shipped except for what a loopback test must change,
 each replacement checked to apply exactly once (`_render`): listen ports (free
 high ports on 127.0.0.1, IPv6 lines dropped), the upstream address, the
-certificate and snippet paths, and, for one nginx, the PLAIN-HTTP-SOAP toggle
-switched on the way the file tells an operator to.
+certificate and snippet paths, and, for two of the three nginx instances, the
+PLAIN-HTTP-SOAP toggle or the example allow-list switched on by uncommenting
+their lines, the way the file tells an operator to.
 """
 
 from __future__ import annotations
@@ -193,8 +194,21 @@ class Proxy:
         return f"http://127.0.0.1:{self.http_port}"
 
 
+# Switches an operator turns on by uncommenting lines of the shipped site.
+PLAIN_HTTP_SOAP = (("#location ~ ^/soap(12)?/?$", "location ~ ^/soap(12)?/?$"),)
+ALLOW_LIST = tuple(
+    (f"#{line}", line)
+    for line in (
+        "allow 192.0.2.0/24;",
+        "allow 2001:db8:1234::/48;",
+        "allow 127.0.0.1;",
+        "deny all;",
+    )
+)
+
+
 def _start_nginx(
-    nginx: str, prefix: Path, upstream: str, plain_soap: bool
+    nginx: str, prefix: Path, upstream: str, switches: tuple[tuple[str, str], ...]
 ) -> Iterator[Proxy]:
     cert, key = _certificate(prefix)
     proxy = Proxy(_free_port(), _free_port(), cert)
@@ -208,11 +222,10 @@ def _start_nginx(
         ("server 127.0.0.1:8000;", f"server {upstream};"),
         ("/etc/letsencrypt/live/sms.example.com/fullchain.pem;", f"{cert};"),
         ("/etc/letsencrypt/live/sms.example.com/privkey.pem;", f"{key};"),
+        *switches,
     ]
     site = (DEPLOY / "soapsms.conf").read_text()
     site = site.replace("/etc/nginx/snippets/soapsms-proxy.conf", str(snippet))
-    if plain_soap:
-        replacements.append(("#location ~ ^/soap(12)?/?$", "location ~ ^/soap(12)?/?$"))
     (prefix / "soapsms.conf").write_text(_render(site, replacements))
     temp_paths = "\n".join(
         f"    {kind}_temp_path {prefix / kind};"
@@ -254,22 +267,21 @@ def nginx_path(required: frozenset[str]) -> str:
     return _nginx_or_skip(required)
 
 
-def _proxy_fixture(name: str, plain_soap: bool, doc: str) -> Any:
+def _proxy_fixture(name: str, switches: tuple[tuple[str, str], ...], doc: str) -> Any:
     @pytest.fixture(scope="module", name=name)
     def fixture(
         nginx_path: str, backend: Backend, tmp_path_factory: pytest.TempPathFactory
     ) -> Iterator[Proxy]:
         prefix = tmp_path_factory.mktemp("nginx")
-        yield from _start_nginx(nginx_path, prefix, backend.address, plain_soap)
+        yield from _start_nginx(nginx_path, prefix, backend.address, switches)
 
     fixture.__doc__ = doc
     return fixture
 
 
-proxy = _proxy_fixture("proxy", True, "nginx with the PLAIN-HTTP-SOAP toggle on.")
-default_proxy = _proxy_fixture(
-    "default_proxy", False, "nginx with the site exactly as shipped."
-)
+proxy = _proxy_fixture("proxy", PLAIN_HTTP_SOAP, "nginx, PLAIN-HTTP-SOAP on.")
+default_proxy = _proxy_fixture("default_proxy", (), "nginx, the site as shipped.")
+allow_listed = _proxy_fixture("allow_listed", ALLOW_LIST, "nginx, allow-list on.")
 
 
 # --- clients ------------------------------------------------------------------
@@ -388,3 +400,13 @@ def test_bodies_over_the_apps_limit_are_refused_by_nginx(proxy):
     )
     assert at_limit.status_code != 413
     assert "nginx" not in at_limit.text
+
+
+def test_the_example_allow_list_admits_its_networks_only(allow_listed):
+    refused = _session(allow_listed).get(f"{allow_listed.https}/soap?wsdl", timeout=10)
+    assert refused.status_code == 403  # from 127.0.0.2: not on the list
+    local = requests.Session()
+    local.trust_env = False
+    local.verify = str(allow_listed.ca)
+    admitted = local.get(f"{allow_listed.https}/soap?wsdl", timeout=10)  # 127.0.0.1
+    assert admitted.status_code == 200
