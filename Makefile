@@ -35,8 +35,12 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest tests
 
+# Benchmarks, not tests: SOAP throughput and latency (needs wrk), the SMPP
+# connector against smpplib alone, and the dispatcher end to end (need node/npm).
 bench: $(STAMP)
 	$(BIN)/python tests/bench/run.py
+	$(BIN)/python tests/bench/smpp_bench.py
+	$(BIN)/python tests/bench/dispatch_bench.py
 
 wsdl: $(STAMP)
 	$(BIN)/soapsms wsdl --out wsdl/

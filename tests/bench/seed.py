@@ -19,6 +19,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from soapsms.config import Settings
+from soapsms.domain import encoding
 from soapsms.domain.ids import new_ids
 from soapsms.store.db import transaction
 from soapsms.store.migrate import upgrade
@@ -45,14 +46,12 @@ BATCH_COLUMNS = (
     "rejected, created_at"
 )
 TEXTS = (
-    ("Server web01 is down (check_http: connection refused)", 1),
-    ("INC{ref} assigned to you: disk /var on db02 at 95%", 1),
-    (
-        "Change CHG{ref} approved. Window starts 22:00 UTC, expect a short outage "
-        "of the billing portal; on-call please confirm receipt by replying OK.",
-        2,
-    ),
-    ("Your verification code is {code}", 1),
+    "Server web01 is down (check_http: connection refused)",
+    "INC{ref} assigned to you: disk /var on db02 at 95%",
+    "Change CHG{ref} approved. Window starts 22:00 UTC; expect a short outage of "
+    "the billing portal. On-call engineers, please confirm receipt by replying OK "
+    "to this message before the window opens.",
+    "Your verification code is {code}",
 )
 # (status, error_code, error_text, carrier_error, submitted, cumulative weight)
 OUTCOMES = (
@@ -150,8 +149,11 @@ def _rows(
         if account == "bench":
             bench_ids.extend(message_ids)
         reference = f"INC{number:09d}" if rng.random() < 0.3 else None
-        template, parts = rng.choice(TEXTS)
-        text = template.format(ref=f"{number:07d}", code=rng.randint(100000, 999999))
+        text = rng.choice(TEXTS).format(
+            ref=f"{number:07d}", code=rng.randint(100000, 999999)
+        )
+        plan = encoding.plan(text, "Auto", max_parts=10)
+        parts = plan.parts
         sender = "ALERTS" if account != "globex" else None
         submitted = created + timedelta(seconds=rng.uniform(0.2, 3.0))
         done = submitted + timedelta(seconds=rng.uniform(2.0, 40.0))
@@ -161,13 +163,19 @@ def _rows(
         messages: list[Row] = []
         for message_id in message_ids:
             if recent:
-                status, code, error, carrier, was_sent = "QUEUED", None, None, None, 0
+                status, code, error, carrier, was_sent = (
+                    "QUEUED",
+                    None,
+                    None,
+                    None,
+                    False,
+                )
             else:
                 status, code, error, carrier, was_sent = _outcome(rng)
             end = None if recent else (e if status == "EXPIRED" else d)
             messages.append(
                 (message_id, c, batch_id, account, reference, _recipient(rng),
-                 sender, text, "GSM7", parts, status, code, error, carrier,
+                 sender, text, plan.encoding, parts, status, code, error, carrier,
                  parts if status == "DELIVERED" else 0, None, c, e,
                  VALIDITY_MINUTES, s if was_sent else None, end, end or c, None,
                  0, 1 if was_sent else 0, None, None)

@@ -1,0 +1,180 @@
+"""Dispatcher throughput: QUEUED -> SUBMITTED through the SMPP connector.
+
+Stores N queued messages, then runs one dispatcher whose only route is our
+SMPP connector (window 10) to the loopback npm SMSC, and times how long
+until every message has left QUEUED; on SQLite and on PostgreSQL. In the
+same run the same SMSC is driven directly by smpplib with the same window
+(the ceiling, from smpp_bench). Prints medians; targets: at least 60% of the
+ceiling, and at least 1,000 messages/s on PostgreSQL. A benchmark, not a
+test: pytest never collects it.
+
+    .venv/bin/python tests/bench/dispatch_bench.py [--messages 5000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for tests.*
+
+from soapsms.config import ConnectorConfig, Routes, Settings  # noqa: E402
+from soapsms.dispatch.worker import Dispatcher  # noqa: E402
+from soapsms.store.db import transaction  # noqa: E402
+from soapsms.store.migrate import upgrade  # noqa: E402
+from soapsms.store.models import Message  # noqa: E402
+from soapsms.usecases import accounts, send  # noqa: E402
+from soapsms.usecases.results import SendRequest  # noqa: E402
+from soapsms.usecases.runtime import Runtime  # noqa: E402
+from tests.bench.smpp_bench import WINDOW, through_smpplib  # noqa: E402
+from tests.smsc.npm import NpmSmsc, NpmUnavailable, install  # noqa: E402
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+TARGET_RATIO = 0.60
+TARGET_PG = 1000.0
+
+
+@contextmanager
+def store(kind: str) -> Iterator[str]:
+    """A fresh database URL: a temp SQLite file, or a new PostgreSQL database."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    admin = sqlalchemy.create_engine(
+        POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    name = f"soapsms_dbench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            sqlalchemy.engine.make_url(POSTGRES)
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _runtime(url: str, smsc_port: int) -> Runtime:
+    options = {
+        "host": "127.0.0.1",
+        "port": str(smsc_port),
+        "system_id": "bench",
+        "window": str(WINDOW),
+    }
+    routes = Routes(
+        connectors=(ConnectorConfig("smsc", "smpp", tuple(options.items())),),
+        table=(("", ("smsc",)),),
+    )
+    rt = Runtime(Settings(database_url=url, routes=routes, argon2_memory_kib=64))
+    upgrade(rt.engine)
+    return rt
+
+
+def _queue(rt: Runtime, count: int) -> None:
+    """`count` QUEUED messages, stored through SendMessage's own use case."""
+    view = accounts.create_account(rt, f"bench{uuid.uuid4().hex[:6]}", "pw")
+    for start in range(0, count, 1000):
+        numbers = tuple(f"+1555{n:07d}" for n in range(start, min(count, start + 1000)))
+        send.submit_message(
+            rt, view, SendRequest(text="Server web01 is down", recipients=numbers)
+        )
+
+
+def _queued(rt: Runtime) -> int:
+    with transaction(rt.engine) as conn:
+        return int(
+            conn.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.status == "QUEUED")
+            )
+            or 0
+        )
+
+
+def dispatch_rate(url: str, smsc_port: int, count: int) -> float:
+    """Messages/s from QUEUED to SUBMITTED for one dispatcher."""
+    rt = _runtime(url, smsc_port)
+    try:
+        _queue(rt, count)
+        dispatcher = Dispatcher(rt, callbacks=False)
+        thread = threading.Thread(target=dispatcher.run, daemon=True)
+        started = time.perf_counter()
+        thread.start()
+        deadline = started + 300
+        while _queued(rt) and time.perf_counter() < deadline:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
+        dispatcher.stop()
+        thread.join(60)
+        if _queued(rt):
+            raise RuntimeError("messages were still QUEUED after 300 s")
+        return count / elapsed
+    finally:
+        rt.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    try:
+        node = install()
+    except NpmUnavailable as exc:
+        print(f"dispatch bench skipped: {exc}", file=sys.stderr)
+        return 2
+    smsc = NpmSmsc(node, quiet=True)
+    rates: dict[str, list[float]] = {"smpplib": [], "sqlite": [], "postgres": []}
+    try:
+        through_smpplib(smsc.port, 1000)  # warm-up
+        for _ in range(args.runs):
+            rates["smpplib"].append(through_smpplib(smsc.port, args.messages))
+            for kind in ("sqlite", "postgres"):
+                try:
+                    with store(kind) as url:
+                        rates[kind].append(dispatch_rate(url, smsc.port, args.messages))
+                except sqlalchemy.exc.OperationalError as exc:
+                    print(f"{kind} skipped: {exc.orig}", file=sys.stderr)
+    finally:
+        smsc.close()
+    ceiling = statistics.median(rates["smpplib"])
+    print(
+        f"Dispatcher QUEUED->SUBMITTED via SMPP, window {WINDOW}, "
+        f"{args.messages} messages x {args.runs} runs (medians)"
+    )
+    print(f"  smpplib alone (ceiling)   {ceiling:8.0f} /s")
+    for kind in ("sqlite", "postgres"):
+        if not rates[kind]:
+            continue
+        rate = statistics.median(rates[kind])
+        ratio = rate / ceiling
+        verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+        line = f"  dispatcher on {kind:<9}  {rate:8.0f} /s  {ratio:5.0%} of ceiling ({verdict})"
+        if kind == "postgres":
+            line += (
+                f"; >= {TARGET_PG:.0f}/s: {'met' if rate >= TARGET_PG else 'NOT met'}"
+            )
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""(a): one SendMessage load against soapsms and against the echo ceiling, paired."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import envelopes
+import load
+from servers import Server
+
+REPEATS = 3
+WARMUP_SECONDS = 2.0
+RECIPIENT = "+17036069996"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One wrk run, and the busiest worker's share of the workers' CPU time."""
+
+    load: load.Load
+    busiest_share: float
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Alternating runs: echo, soapsms, echo, soapsms, ..."""
+
+    gateway: list[Run]
+    echo: list[Run]
+
+
+def _run(server: Server, seconds: float, workdir: Path) -> Run:
+    body = envelopes.send_message([RECIPIENT])
+    before = server.worker_cpu()
+    result = load.run(server.url + "/soap", body, "SendMessage", seconds, workdir)
+    after = server.worker_cpu()
+    used = [after[p] - before.get(p, 0.0) for p in after]
+    share = max(used) / sum(used) if used and sum(used) > 0 else 1.0
+    return Run(result, share)
+
+
+def paired(gateway: Server, echo: Server, seconds: float, workdir: Path) -> Paired:
+    """A warm-up of each, then REPEATS alternating measured runs of each."""
+    _run(echo, WARMUP_SECONDS, workdir)
+    _run(gateway, WARMUP_SECONDS, workdir)
+    echo_runs, gateway_runs = [], []
+    for _ in range(REPEATS):
+        echo_runs.append(_run(echo, seconds, workdir))
+        gateway_runs.append(_run(gateway, seconds, workdir))
+    return Paired(gateway_runs, echo_runs)
+
+
+def describe(runs: list[Run]) -> str:
+    """Per-run req/s, p99 and worker balance, for the notes."""
+    return ", ".join(
+        f"{r.load.requests_per_second:.0f}/s p99 {r.load.p99_ms:.0f} ms "
+        f"(busiest worker {r.busiest_share:.0%})"
+        for r in runs
+    )
