@@ -49,8 +49,12 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
+    # No pre-ping: it cost a round trip per checkout, i.e. per transaction.
+    # A connection the server dropped fails its first statement instead,
+    # which callers see as Unavailable (safe to retry) while SQLAlchemy
+    # discards the pool's stale connections; recycling keeps idle ones fresh.
     return create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
 
 

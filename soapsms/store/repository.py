@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     tuple_,
     update,
 )
@@ -111,6 +112,18 @@ def refund_credits(conn: Connection, account_id: str, amount: int) -> None:
 def blocked_among(
     conn: Connection, account_id: str, numbers: Sequence[str]
 ) -> set[str]:
+    if conn.dialect.name == "postgresql":
+        # One array parameter: psycopg parses a 900-parameter IN list anew
+        # each time, which cost more than the lookups.
+        return set(
+            conn.scalars(
+                text(
+                    "SELECT number FROM blocked_numbers WHERE account_id = :account "
+                    "AND number = ANY(CAST(:numbers AS varchar[]))"
+                ),
+                {"account": account_id, "numbers": list(numbers)},
+            )
+        )
     found: set[str] = set()
     for chunk in _chunks(list(numbers)):
         found.update(
@@ -238,6 +251,18 @@ def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
         )
         for row in rows
     ]
+    if dialect.name == "postgresql":
+        # COPY: one stream instead of 10,000 INSERTs through the pipeline.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(
+                f"COPY messages ({', '.join(columns)}) FROM STDIN"
+            ) as copy:
+                for values in params:
+                    copy.write_row(values)
+        finally:
+            cursor.close()
+        return
     conn.exec_driver_sql(sql, params)
 
 
@@ -271,20 +296,43 @@ def messages_of_batch(
 def messages_by_ids(
     conn: Connection, account_id: str, keys: Sequence[tuple[str, datetime]]
 ) -> list[Row[Any]]:
-    """Messages of the account among (message_id, created_at) keys, any order."""
-    found: list[Row[Any]] = []
-    for chunk in _chunks(list(keys), 450):
-        ids = [k[0] for k in chunk]
-        times = sorted({k[1] for k in chunk})
-        # created_at lets PostgreSQL prune to the partitions that can hold them.
-        found.extend(
+    """Messages of the account among (message_id, created_at) keys, any order.
+
+    Both stores look each key up by the primary key (message_id, created_at):
+    on PostgreSQL by joining the keys as arrays, so each probe touches only its
+    own month's partition and the statement has two parameters, not 2,000; on
+    SQLite by message_id alone (the account is checked here), because its
+    planner otherwise walks an (account_id, created_at) index for every pair.
+    """
+    if not keys:
+        return []
+    if conn.dialect.name == "postgresql":
+        columns = ", ".join(f"m.{c.name}" for c in _status_columns())
+        return list(
             conn.execute(
-                select(*_status_columns()).where(
-                    messages.c.account_id == account_id,
-                    messages.c.message_id.in_(ids),
-                    messages.c.created_at.in_(times),
-                )
+                text(
+                    f"SELECT {columns} FROM messages m JOIN unnest("
+                    "CAST(:ids AS varchar[]), CAST(:times AS timestamp[])"
+                    ") AS k(id, t) ON m.message_id = k.id AND m.created_at = k.t "
+                    "WHERE m.account_id = :account"
+                ),
+                {
+                    "ids": [k[0] for k in keys],
+                    "times": [k[1] for k in keys],
+                    "account": account_id,
+                },
             )
+        )
+    wanted = set(keys)
+    found: list[Row[Any]] = []
+    for chunk in _chunks(sorted({k[0] for k in keys})):
+        found.extend(
+            row
+            for row in conn.execute(
+                select(*_status_columns()).where(messages.c.message_id.in_(chunk))
+            )
+            if row.account_id == account_id
+            and (row.message_id, row.created_at) in wanted
         )
     return found
 
