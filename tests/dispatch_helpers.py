@@ -102,8 +102,9 @@ class ScriptedConnector:
             return [s.recipient for s in self.submitted]
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll until `predicate()` is truthy; fail at the deadline."""
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """Poll until `predicate()` is truthy; fail at the deadline (generous: it
+    only costs time when the test fails, and a loaded CI machine is slow)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
