@@ -3,8 +3,10 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEMO_DB ?= sqlite:///var/soapsms-demo.db
-export SOAPSMS_DATABASE_URL ?= $(DEMO_DB)
+# The demo's store, for `make run` only (exported to every recipe it would
+# also reach the processes the tests start). SOAPSMS_DATABASE_URL wins if set.
+DEMO_DB ?= $(or $(SOAPSMS_DATABASE_URL),sqlite:///var/soapsms-demo.db)
+RUN_ENV := SOAPSMS_DATABASE_URL=$(DEMO_DB)
 
 .PHONY: run test lint bench wsdl clean
 
@@ -17,15 +19,15 @@ $(STAMP): setup.cfg setup.py
 
 run: $(STAMP)
 	mkdir -p var
-	$(BIN)/soapsms db upgrade
-	$(BIN)/soapsms account create demo --password demo-password --name "Demo account" --exist-ok
+	$(RUN_ENV) $(BIN)/soapsms db upgrade
+	$(RUN_ENV) $(BIN)/soapsms account create demo --password demo-password --name "Demo account" --exist-ok
 	@echo
 	@echo "Demo account: demo / demo-password. Once it is up, send a first message from another terminal:"
 	@echo "  $(BIN)/python -c 'import zeep; print(zeep.Client(\"http://127.0.0.1:8000/soap?wsdl\").service.SendMessage(Auth={\"AccountId\": \"demo\", \"Password\": \"demo-password\"}, Message={\"Text\": \"Hello from soapsms\", \"RecipientsText\": \"+17036069996\"}))'"
 	@echo "(README.md, Quick start, shows GetStatus too.)"
 	@echo "E-mail to SMS: mail the id:/password:/message:/numbers/end format to email@localhost at 127.0.0.1:2525 (docs/email.md)."
 	@echo
-	$(BIN)/soapsms serve --bind 127.0.0.1:8000 --workers 2
+	$(RUN_ENV) $(BIN)/soapsms serve --bind 127.0.0.1:8000 --workers 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check soapsms tests

@@ -35,6 +35,13 @@ REQUIRED = {
 }
 
 
+# Settings from the developer's environment (or a Makefile) must not reach the
+# tests or the processes they start: each test says what it wants.
+for _name in [n for n in os.environ if n.startswith("SOAPSMS_")]:
+    if _name not in ("SOAPSMS_TEST_POSTGRES_URL", "SOAPSMS_REQUIRE"):
+        del os.environ[_name]
+
+
 @pytest.fixture(scope="session")
 def required() -> frozenset[str]:
     """SOAPSMS_REQUIRE's entries, for tests outside this file."""
