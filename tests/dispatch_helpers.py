@@ -4,7 +4,6 @@ a dispatcher running in a thread, and polling with deadlines."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from soapsms.usecases import send
 from soapsms.usecases.auth import account_view
 from soapsms.usecases.results import SendRequest, SendResult
 from soapsms.usecases.runtime import Runtime, utc_now
+from tests.smsc.fault import wait_until
 
 
 class MovableClock:
@@ -104,15 +104,9 @@ class ScriptedConnector:
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0) -> Any:
     """Poll until `predicate()` is truthy; fail at the deadline (generous: it
-    only costs time when the test fails, and a loaded CI machine is slow)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout} s: {predicate}")
-        time.sleep(0.02)
+    only costs time when the test fails, and a loaded CI machine is slow).
+    Polls the store less often than the SMSC tests poll memory."""
+    return wait_until(predicate, timeout, str(predicate), interval=0.02)
 
 
 @contextmanager

@@ -123,6 +123,9 @@ OptionalTime = t.optional(t.DateTime)
 OptionalAuth = t.optional(t.Auth)
 OptionalIds = t.optional(t.MessageIdList)
 
+# GetStatus and CancelMessage: Auth?, MessageIds?, BatchId?, ClientReference?
+SELECTOR_PARAMS = (OptionalAuth, OptionalIds, OptionalString, OptionalString)
+
 _decorate: Callable[..., Any] = rpc
 
 
@@ -153,10 +156,7 @@ class SmsService(ServiceBase):  # type: ignore[misc]
             )
 
     @_decorate(
-        OptionalAuth,
-        OptionalIds,
-        OptionalString,
-        OptionalString,
+        *SELECTOR_PARAMS,
         _returns=t.required(t.MessageStatusList),
         _out_variable_name="GetStatusResult",
     )
@@ -209,10 +209,7 @@ class SmsService(ServiceBase):  # type: ignore[misc]
             return writer.message_page("ListMessages", page)
 
     @_decorate(
-        OptionalAuth,
-        OptionalIds,
-        OptionalString,
-        OptionalString,
+        *SELECTOR_PARAMS,
         _returns=t.required(t.MessageStatusList),
         _out_variable_name="CancelMessageResult",
     )

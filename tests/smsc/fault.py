@@ -283,7 +283,10 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition"
+    predicate: Callable[[], Any],
+    timeout: float = 5.0,
+    what: str = "condition",
+    interval: float = 0.005,
 ) -> Any:
     """Poll until `predicate()` is truthy; fail the test at the deadline."""
     deadline = time.monotonic() + timeout
@@ -293,4 +296,4 @@ def wait_until(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.005)
+        time.sleep(interval)
