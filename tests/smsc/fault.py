@@ -187,6 +187,12 @@ class FaultSmsc:
 
     def __exit__(self, *exc: object) -> None:
         self._closing = True
+        # close() alone leaves the port listening while the accept thread is
+        # blocked in accept(); shutdown() wakes it and stops listening at once.
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         for conn in list(self.conns):
             conn.drop()
@@ -241,8 +247,10 @@ class FaultSmsc:
                 system_id="faultsmsc",
             )
             resp.sequence = pdu.sequence
-            conn.send(resp)
+            # Bound before the answer leaves: a test that sees the connector
+            # up may look for this session at once.
             conn.bound = self.bind_status == 0
+            conn.send(resp)
         elif command == "submit_sm":
             with self.lock:
                 self.submits.append(
