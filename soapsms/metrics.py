@@ -111,21 +111,29 @@ class Metrics:
 
 
 _lock = threading.Lock()
-_current: tuple[int, Metrics] | None = None
+_current: Metrics | None = None
+
+
+def _forget() -> None:
+    global _current, _lock
+    _current = None
+    _lock = threading.Lock()  # another thread may have held it at the fork
+
+
+# A forked child (a gunicorn worker) counts on its own registry.
+os.register_at_fork(after_in_child=_forget)
 
 
 def get() -> Metrics:
-    """This process's metrics (a forked child gets its own)."""
+    """This process's metrics."""
     global _current
-    pid = os.getpid()
     current = _current
-    if current is None or current[0] != pid:
+    if current is None:
         with _lock:
             current = _current
-            if current is None or current[0] != pid:
-                current = (pid, Metrics())
-                _current = current
-    return current[1]
+            if current is None:
+                current = _current = Metrics()
+    return current
 
 
 def exposition(extra: Callable[[CollectorRegistry], None] | None = None) -> bytes:
