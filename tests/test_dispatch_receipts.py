@@ -17,6 +17,7 @@ from soapsms.usecases import dispatching as uc
 from soapsms.usecases.dispatching_receipts import (
     InboundIn,
     ReceiptIn,
+    match_recorded,
     record_inbound,
     record_receipts,
 )
@@ -40,10 +41,11 @@ def _submitted(rt: Runtime, text: str = "hi", *ids: str) -> str:
     """A message claimed and accepted by the carrier `c` with carrier ids `ids`."""
     [m] = send_to(rt, "acme", "+17036069996", text=text).messages
     [job] = uc.claim_batch(rt, "test", 10, timedelta(seconds=30))
-    uc.record_submissions(
+    recorded = uc.record_submissions(
         rt,
         [uc.Outcome(job.message_id, job.created_at, uc.ACCEPTED, "c", ids)],
     )
+    match_recorded(rt, recorded)
     return m.message_id
 
 

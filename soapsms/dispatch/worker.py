@@ -2,11 +2,14 @@
 
 Threads, so that no step waits on another it does not need:
 
-    main        claims due messages (with a lease) and hands them to
-                connectors, up to `max_in_flight` outstanding; expires
-                overdue messages; fails over on ConnectorDown / ROUTING_ERROR
+    main        claims due messages (with a lease) in batches, up to
+                `max_in_flight` outstanding; expires overdue messages
+    sender      hands claimed messages to their route's connectors (a
+                connector blocks while its window is full, so claiming goes
+                on meanwhile); fails over on ConnectorDown / ROUTING_ERROR
     recorder    records the carriers' answers in batches (one transaction each)
-    receipts    records receipts and inbound messages from the Sink in batches
+    receipts    records receipts and inbound messages from the Sink in batches,
+                and matches the receipts that overtook a recorded submission
     heartbeat   keeps the dispatcher's row alive and renews in-flight leases
     callbacks   drains the status-callback outbox (soapsms.dispatch.callbacks)
 
@@ -37,6 +40,7 @@ from soapsms.usecases import dispatching as uc
 from soapsms.usecases.dispatching_receipts import (
     InboundIn,
     ReceiptIn,
+    match_recorded,
     record_inbound,
     record_receipts,
     rematch_recent,
@@ -62,6 +66,14 @@ _BATCH = 500  # outcomes or receipts recorded in one transaction at most
 _IDLE = 0.2  # seconds between looks at the store when nothing is due
 _STORE_RETRY = 1.0  # seconds before trying a failed store write again
 _REMATCH_EVERY = 5.0  # seconds between sweeps for receipts that overtook a submit
+_LINGER = 0.03  # seconds a recording thread waits to fill its batch
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    """Carrier ids whose submissions were just recorded, by connector."""
+
+    carrier_ids: dict[str, list[str]]
 
 
 @dataclass
@@ -78,7 +90,7 @@ class _Attempt:
 class _Sink:
     """Queues what connectors report; the receipts thread records it."""
 
-    def __init__(self, items: queue.Queue[ReceiptIn | InboundIn]) -> None:
+    def __init__(self, items: queue.Queue[ReceiptIn | InboundIn | _Recorded]) -> None:
         self.items = items
 
     def receipt(self, receipt: Receipt) -> None:
@@ -108,15 +120,18 @@ class _Sink:
         )
 
 
-def _drain(source: queue.Queue[T], first_wait: float) -> list[T]:
-    """What is queued, up to a batch; waits `first_wait` for the first item."""
+def _drain(source: queue.Queue[T], first_wait: float, linger: float) -> list[T]:
+    """What is queued, up to a batch; waits `first_wait` for the first item,
+    then up to `linger` for more: a store write costs about the same for one
+    row as for hundreds, so a busy recorder writes few large batches."""
     try:
         items = [source.get(timeout=first_wait)]
     except queue.Empty:
         return []
+    until = time.monotonic() + linger
     while len(items) < _BATCH:
         try:
-            items.append(source.get_nowait())
+            items.append(source.get(timeout=max(until - time.monotonic(), 0.0)))
         except queue.Empty:
             break
     return items
@@ -154,8 +169,8 @@ class Dispatcher:
         self._in_flight: dict[tuple[str, Any], uc.Claimed] = {}
         self._lock = threading.Lock()
         self._outcomes: queue.Queue[uc.Outcome] = queue.Queue()
-        self._reported: queue.Queue[ReceiptIn | InboundIn] = queue.Queue()
-        self._resubmit: queue.Queue[_Attempt] = queue.Queue()
+        self._reported: queue.Queue[ReceiptIn | InboundIn | _Recorded] = queue.Queue()
+        self._to_send: queue.Queue[_Attempt] = queue.Queue()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._done = threading.Event()  # main loop finished handing over
@@ -201,6 +216,7 @@ class Dispatcher:
             connector.start(sink)
         for name, target in (
             ("recorder", self._record_loop),
+            ("sender", self._send_loop),
             ("receipts", self._receipt_loop),
             ("heartbeat", self._heartbeat_loop),
         ):
@@ -264,11 +280,6 @@ class Dispatcher:
                     return
             self._wake.clear()
             try:
-                while True:
-                    try:
-                        self._try(self._resubmit.get_nowait())
-                    except queue.Empty:
-                        break
                 now = time.monotonic()
                 if now >= next_expiry:
                     uc.expire_overdue(self.rt)
@@ -278,7 +289,13 @@ class Dispatcher:
                     next_rematch = now + _REMATCH_EVERY
                 claimed = 0
                 room = min(self.max_in_flight - self.in_flight(), self.batch_size)
-                if not self._stopping.is_set() and room > 0 and self.router.any_up():
+                # Whole batches, not a claim per recorded answer: each claim is
+                # a transaction.
+                if (
+                    not self._stopping.is_set()
+                    and room >= max(self.batch_size // 2, 1)
+                    and self.router.any_up()
+                ):
                     claimed = self._claim_and_submit(room)
                 failures = 0
             except Unavailable:
@@ -294,8 +311,18 @@ class Dispatcher:
             for job in jobs:
                 self._in_flight[job.key] = job
         for job in jobs:
-            self._try(_Attempt(job))
+            self._to_send.put(_Attempt(job))
         return len(jobs)
+
+    def _send_loop(self) -> None:
+        while True:
+            try:
+                attempt = self._to_send.get(timeout=_IDLE)
+            except queue.Empty:
+                if self._done.is_set():
+                    return
+                continue
+            self._try(attempt)
 
     def in_flight(self) -> int:
         with self._lock:
@@ -403,8 +430,7 @@ class Dispatcher:
             self.router.candidates(job.recipient)
         ):
             # The carrier has no route: the contingency route may.
-            self._resubmit.put(attempt)
-            self._wake.set()
+            self._to_send.put(attempt)
             return
         if result.error_code == status.ROUTING_ERROR:
             self._exhausted(attempt)
@@ -423,20 +449,19 @@ class Dispatcher:
 
     # --- recording threads -----------------------------------------------------
 
-    def _with_store(self, write: Callable[[], None]) -> None:
+    def _with_store(self, write: Callable[[], T]) -> T:
         """Write until the store takes it: what a carrier said is never dropped."""
         failures = 0
         while True:
             try:
-                write()
-                return
+                return write()
             except Unavailable:
                 failures += 1
                 time.sleep(min(_STORE_RETRY * failures, 10.0))
 
     def _record_loop(self) -> None:
         while True:
-            outcomes = _drain(self._outcomes, 0.05)
+            outcomes = _drain(self._outcomes, 0.05, _LINGER)
             if not outcomes:
                 if self._done.is_set() and (
                     not self.in_flight() or self._stopping.is_set()
@@ -445,8 +470,10 @@ class Dispatcher:
                         return
                 continue
             try:
-                self._with_store(
-                    functools.partial(uc.record_submissions, self.rt, outcomes)
+                self._recorded(
+                    self._with_store(
+                        functools.partial(uc.record_submissions, self.rt, outcomes)
+                    )
                 )
             except Exception:
                 logger.exception(
@@ -454,8 +481,12 @@ class Dispatcher:
                 )
                 for outcome in outcomes:
                     try:
-                        self._with_store(
-                            functools.partial(uc.record_submissions, self.rt, [outcome])
+                        self._recorded(
+                            self._with_store(
+                                functools.partial(
+                                    uc.record_submissions, self.rt, [outcome]
+                                )
+                            )
                         )
                     except Exception:
                         logger.exception("recording %s failed", outcome.message_id)
@@ -464,18 +495,30 @@ class Dispatcher:
                     self._in_flight.pop((outcome.message_id, outcome.created_at), None)
             self._wake.set()
 
+    def _recorded(self, carrier_ids: dict[str, list[str]]) -> None:
+        # Receipts that overtook these submissions are matched by the receipts
+        # thread: after any receipt it is storing now, so none is missed.
+        if carrier_ids:
+            self._reported.put(_Recorded(carrier_ids))
+
     def _receipt_loop(self) -> None:
         while True:
-            items = _drain(self._reported, 0.05)
+            items = _drain(self._reported, 0.05, _LINGER)
             if not items:
                 if self._quiet.is_set():
                     return
                 continue
             receipts = [i for i in items if isinstance(i, ReceiptIn)]
             inbound = [i for i in items if isinstance(i, InboundIn)]
+            recorded: dict[str, list[str]] = {}
+            for item in items:
+                if isinstance(item, _Recorded):
+                    for connector, ids in item.carrier_ids.items():
+                        recorded.setdefault(connector, []).extend(ids)
             try:
                 self._with_store(functools.partial(record_receipts, self.rt, receipts))
                 self._with_store(functools.partial(record_inbound, self.rt, inbound))
+                self._with_store(functools.partial(match_recorded, self.rt, recorded))
             except Exception:
                 logger.exception("recording %d receipts failed", len(items))
 

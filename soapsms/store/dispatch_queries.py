@@ -14,7 +14,6 @@ from sqlalchemy import (
     Connection,
     Row,
     Table,
-    bindparam,
     case,
     delete,
     exists,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from soapsms.store import bulk
 from soapsms.store.models import (
     CallbackEvent,
     DispatcherBeat,
@@ -47,6 +47,7 @@ dispatchers = cast(Table, DispatcherBeat.__table__)
 PARTS_PARTITIONED = {"message_parts": "message_created_at"}
 
 Key = tuple[str, datetime]  # (message_id, created_at)
+_KEY = (messages.c.message_id, messages.c.created_at)
 _WAITING = ("SCHEDULED", "QUEUED")
 _CHUNK = 450
 
@@ -92,11 +93,11 @@ def lease_messages(
 ) -> list[Row[Any]]:
     """Lease `keys` to `owner` (SCHEDULED ones become QUEUED); the full rows."""
     leased: list[Row[Any]] = []
-    for chunk in _chunks(list(keys)):
+    for where in bulk.pairs_in(conn, _KEY, keys):
         leased.extend(
             conn.execute(
                 update(messages)
-                .where(tuple_(messages.c.message_id, messages.c.created_at).in_(chunk))
+                .where(where)
                 .values(
                     status="QUEUED",
                     lease_owner=owner,
@@ -116,15 +117,13 @@ def lease_messages(
 def renew_leases(
     conn: Connection, keys: Sequence[Key], owner: str, until: datetime
 ) -> None:
-    key = tuple_(messages.c.message_id, messages.c.created_at)
-    for chunk in _chunks(sorted(keys)):
+    key = tuple_(*_KEY)
+    for where in bulk.pairs_in(conn, _KEY, keys):
         # Rows locked right now are being recorded, which ends their lease
         # anyway; waiting for them would deadlock with the recorder.
         mine = _skip_locked(
             conn,
-            select(messages.c.message_id, messages.c.created_at).where(
-                key.in_(chunk), messages.c.lease_owner == owner
-            ),
+            select(*_KEY).where(where, messages.c.lease_owner == owner),
         )
         conn.execute(update(messages).where(key.in_(mine)).values(lease_until=until))
 
@@ -173,14 +172,11 @@ def move_messages(
     """`move_message` for many keys sharing the same new values, in bulk."""
     moved: list[Row[Any]] = []
     statuses = list(from_statuses)
-    for chunk in _chunks(sorted(keys)):
+    for where in bulk.pairs_in(conn, _KEY, keys):
         moved.extend(
             conn.execute(
                 update(messages)
-                .where(
-                    tuple_(messages.c.message_id, messages.c.created_at).in_(chunk),
-                    messages.c.status.in_(statuses),
-                )
+                .where(where, messages.c.status.in_(statuses))
                 .values(**values)
                 .returning(*messages.c)
             )
@@ -193,10 +189,10 @@ def messages_by_keys(
 ) -> dict[Key, Row[Any]]:
     """Messages by key; `lock`: FOR UPDATE on PostgreSQL, in key order."""
     found: dict[Key, Row[Any]] = {}
-    for chunk in _chunks(sorted(set(keys))):
+    for where in bulk.pairs_in(conn, _KEY, keys):
         query = (
             select(messages)
-            .where(tuple_(messages.c.message_id, messages.c.created_at).in_(chunk))
+            .where(where)
             .order_by(messages.c.message_id, messages.c.created_at)
         )
         if lock and conn.dialect.name == "postgresql":
@@ -219,29 +215,18 @@ def get_message(conn: Connection, key: Key, *, lock: bool = False) -> Row[Any] |
 
 
 def insert_parts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(parts), rows)
-
-
-def find_part(conn: Connection, connector: str, carrier_id: str) -> Row[Any] | None:
-    """The part a carrier id names; the latest, should a carrier reuse ids."""
-    return conn.execute(
-        select(parts)
-        .where(parts.c.connector == connector, parts.c.carrier_id == carrier_id)
-        .order_by(parts.c.submitted_at.desc())
-        .limit(1)
-    ).first()
+    bulk.insert_rows(conn, parts, rows)
 
 
 def find_parts(
     conn: Connection, connector: str, carrier_ids: Sequence[str]
 ) -> dict[str, Row[Any]]:
-    """`find_part` for many carrier ids of one connector."""
+    """The parts these carrier ids name; the latest, should a carrier reuse ids."""
     found: dict[str, Row[Any]] = {}
-    for chunk in _chunks(sorted(set(carrier_ids))):
+    for where in bulk.values_in(conn, parts.c.carrier_id, carrier_ids):
         rows = conn.execute(
             select(parts)
-            .where(parts.c.connector == connector, parts.c.carrier_id.in_(chunk))
+            .where(parts.c.connector == connector, where)
             .order_by(parts.c.submitted_at)
         )
         for row in rows:
@@ -252,14 +237,16 @@ def find_parts(
 def parts_of(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[int, str]]:
     """Each message's part statuses by part number."""
     found: dict[Key, dict[int, str]] = {}
-    for chunk in _chunks(sorted(set(keys))):
+    for where in bulk.pairs_in(
+        conn, (parts.c.message_id, parts.c.message_created_at), keys
+    ):
         rows = conn.execute(
             select(
                 parts.c.message_id,
                 parts.c.message_created_at,
                 parts.c.part_no,
                 parts.c.status,
-            ).where(tuple_(parts.c.message_id, parts.c.message_created_at).in_(chunk))
+            ).where(where)
         )
         for row in rows:
             key = (row.message_id, row.message_created_at)
@@ -267,25 +254,37 @@ def parts_of(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[int, str]]
     return found
 
 
-def update_part(conn: Connection, part: Row[Any], values: dict[str, Any]) -> None:
-    conn.execute(
-        update(parts)
-        .where(
-            parts.c.message_id == part.message_id,
-            parts.c.message_created_at == part.message_created_at,
-            parts.c.part_no == part.part_no,
-        )
-        .values(**values)
-    )
+def update_parts(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Receipts' outcomes on parts: dicts of message_id, message_created_at,
+    part_no, status, stat, err, done_at."""
+    bulk.update_rows(conn, parts, ("message_id", "message_created_at", "part_no"), rows)
 
 
-def part_states(conn: Connection, key: Key) -> list[str]:
-    return list(
-        conn.scalars(
-            select(parts.c.status).where(
-                parts.c.message_id == key[0], parts.c.message_created_at == key[1]
-            )
-        )
+# What applying receipts changes on a message.
+RECEIPT_COLUMNS = (
+    "status",
+    "parts_delivered",
+    "error_code",
+    "carrier_error",
+    "error_text",
+    "done_at",
+    "updated_at",
+)
+
+
+def update_receipt_columns(
+    conn: Connection, rows: Sequence[tuple[Key, dict[str, Any]]]
+) -> None:
+    """Write the RECEIPT_COLUMNS of many (locked) messages at once."""
+    bulk.update_rows(
+        conn,
+        messages,
+        ("message_id", "created_at"),
+        [
+            {"message_id": key[0], "created_at": key[1]}
+            | {name: values[name] for name in RECEIPT_COLUMNS}
+            for key, values in rows
+        ],
     )
 
 
@@ -297,21 +296,19 @@ def _insert_ignoring_conflict(conn: Connection, table: Table) -> Any:
     return module.insert(table)
 
 
-def add_receipt(conn: Connection, values: dict[str, Any]) -> int | None:
-    """Store a receipt; None when the same (connector, carrier id, stat) is known."""
-    query = (
-        _insert_ignoring_conflict(conn, receipts)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["connector", "carrier_id", "stat"])
-        .returning(receipts.c.id)
-    )
-    return cast(int | None, conn.execute(query).scalar())
-
-
 def add_receipts(conn: Connection, rows: list[dict[str, Any]]) -> dict[Any, int]:
     """Store receipts; their ids by (connector, carrier id, stat), repeats left out."""
     if not rows:
         return {}
+    if conn.dialect.name == "postgresql":
+        inserted = bulk.insert_new_returning(
+            conn,
+            receipts,
+            rows,
+            ("connector", "carrier_id", "stat"),
+            ("id", "connector", "carrier_id", "stat"),
+        )
+        return {(r.connector, r.carrier_id, r.stat): r.id for r in inserted}
     query = (
         _insert_ignoring_conflict(conn, receipts)
         .on_conflict_do_nothing(index_elements=["connector", "carrier_id", "stat"])
@@ -325,32 +322,9 @@ def add_receipts(conn: Connection, rows: list[dict[str, Any]]) -> dict[Any, int]
 
 
 def set_receipt_outcomes(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Outcomes of many receipts: dicts of receipt_id, outcome and the part."""
-    if rows:
-        conn.execute(
-            update(receipts)
-            .where(receipts.c.id == bindparam("receipt_id"))
-            .values(
-                outcome=bindparam("outcome"),
-                message_id=bindparam("r_message_id"),
-                message_created_at=bindparam("r_created_at"),
-                part_no=bindparam("r_part_no"),
-            ),
-            rows,
-        )
-
-
-def set_receipt_outcome(
-    conn: Connection, receipt_id: int, outcome: str, part: Row[Any] | None
-) -> None:
-    values: dict[str, Any] = {"outcome": outcome}
-    if part is not None:
-        values.update(
-            message_id=part.message_id,
-            message_created_at=part.message_created_at,
-            part_no=part.part_no,
-        )
-    conn.execute(update(receipts).where(receipts.c.id == receipt_id).values(**values))
+    """Outcomes of many receipts: dicts of id, outcome, message_id,
+    message_created_at and part_no."""
+    bulk.update_rows(conn, receipts, ("id",), rows)
 
 
 def unmatched_receipts(
@@ -358,12 +332,12 @@ def unmatched_receipts(
 ) -> list[Row[Any]]:
     """Receipts that came before their submission was recorded, oldest first."""
     found: list[Row[Any]] = []
-    for chunk in _chunks(list(carrier_ids)):
+    for where in bulk.values_in(conn, receipts.c.carrier_id, carrier_ids):
         found.extend(
             conn.execute(
                 select(receipts).where(
                     receipts.c.connector == connector,
-                    receipts.c.carrier_id.in_(chunk),
+                    where,
                     receipts.c.outcome == "unmatched",
                 )
             )
@@ -381,8 +355,7 @@ def add_inbound(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def add_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(outbox), rows)
+    bulk.insert_rows(conn, outbox, rows)
 
 
 def lease_callbacks(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from soapsms.store import bulk
 from soapsms.store.models import (
     Account,
     Batch,
@@ -225,60 +226,8 @@ def _status_columns() -> list[Any]:
 
 
 def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert straight through the driver's executemany.
-
-    A 10,000-recipient send shares all but a few values between its rows;
-    SQLAlchemy's per-row parameter processing cost more than the inserts, so
-    values are converted once per distinct value here instead.
-    """
-    if not rows:
-        return
-    columns = list(rows[0])
-    dialect = conn.dialect
-    converters = []
-    for name in columns:
-        processor = messages.c[name].type.bind_processor(dialect)
-        converters.append(_memoized(processor) if processor else None)
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO messages ({', '.join(columns)}) "
-        f"VALUES ({', '.join([marker] * len(columns))})"
-    )
-    params = [
-        tuple(
-            convert(row[name]) if convert else row[name]
-            for name, convert in zip(columns, converters, strict=True)
-        )
-        for row in rows
-    ]
-    if dialect.name == "postgresql":
-        # COPY: one stream instead of 10,000 INSERTs through the pipeline.
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(
-                f"COPY messages ({', '.join(columns)}) FROM STDIN"
-            ) as copy:
-                for values in params:
-                    copy.write_row(values)
-        finally:
-            cursor.close()
-        return
-    conn.exec_driver_sql(sql, params)
-
-
-def _memoized(processor: Any) -> Any:
-    cache: dict[Any, Any] = {}
-
-    def convert(value: Any) -> Any:
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = processor(value)
-            return result
-        except TypeError:  # unhashable
-            return processor(value)
-
-    return convert
+    """A bulk send's rows: COPY on PostgreSQL, executemany on SQLite."""
+    bulk.insert_rows(conn, messages, rows)
 
 
 def messages_of_batch(
@@ -411,8 +360,7 @@ def cancel_messages(
 
 
 def add_history(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows, 1000):
-        conn.execute(insert(history), list(chunk))
+    bulk.insert_rows(conn, history, rows)
 
 
 def dumps(value: Any) -> str:

@@ -20,7 +20,6 @@ from soapsms.store.db import transaction
 from soapsms.store.migrate import current_revision, head_revision
 from soapsms.store.partitions import ensure_partitions
 from soapsms.usecases.dispatching_events import Changes
-from soapsms.usecases.dispatching_receipts import match_waiting
 from soapsms.usecases.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -131,10 +130,14 @@ def _short(value: str | None, size: int) -> str | None:
     return value[:size] if value else value
 
 
-def record_submissions(rt: Runtime, outcomes: Sequence[Outcome]) -> None:
-    """Record what the carriers answered, in one transaction."""
+def record_submissions(
+    rt: Runtime, outcomes: Sequence[Outcome]
+) -> dict[str, list[str]]:
+    """Record what the carriers answered, in one transaction; the carrier ids
+    recorded, by connector. Receipts that overtook these submissions are not
+    matched here, to keep this path short: `match_recorded` does it next."""
     if not outcomes:
-        return
+        return {}
     now = rt.now()
     with transaction(rt.engine, write=True) as conn:
         changes = Changes(now)
@@ -164,10 +167,7 @@ def record_submissions(rt: Runtime, outcomes: Sequence[Outcome]) -> None:
             else:  # pragma: no cover - the worker makes only these kinds
                 raise ValueError(outcome.kind)
         changes.flush(conn)
-        # Receipts that overtook their submit_sm_resp are matched now.
-        for connector, carrier_ids in accepted.items():
-            match_waiting(conn, changes, connector, carrier_ids)
-        changes.flush(conn)
+    return accepted
 
 
 def _submitted(

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from soapsms import metrics
 from soapsms.domain import status
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 CALLBACK_RETRY_PERIOD = timedelta(hours=24)
 
 
-def payload(row: Row[Any], default_sender: str | None) -> str:
+def payload(row: Any, default_sender: str | None) -> str:
     """A message's MessageStatus as JSON, for the callback outbox."""
     values = asdict(status_of(row, default_sender))
     return json.dumps(
@@ -46,7 +46,7 @@ class Changes:
 
     def note(
         self,
-        row: Row[Any],
+        row: Any,
         detail: str | None = None,
         *,
         changed: bool = True,
@@ -87,7 +87,7 @@ class Changes:
                 }
             )
 
-    def refund_if_unsent(self, row: Row[Any]) -> None:
+    def refund_if_unsent(self, row: Any) -> None:
         """Give back the credits of a message that ended without a submission.
 
         Terminal statuses never change, so this happens at most once a message.

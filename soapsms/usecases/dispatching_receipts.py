@@ -13,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -124,6 +125,19 @@ def match_waiting(
     return len(waiting)
 
 
+def match_recorded(rt: Runtime, recorded: dict[str, list[str]]) -> int:
+    """Apply the receipts that overtook the submissions just recorded
+    (`record_submissions`' answer); how many."""
+    now = rt.now()
+    matched = 0
+    with transaction(rt.engine, write=True) as conn:
+        changes = Changes(now)
+        for connector, carrier_ids in recorded.items():
+            matched += match_waiting(conn, changes, connector, carrier_ids)
+        changes.flush(conn)
+    return matched
+
+
 def rematch_recent(rt: Runtime, window: timedelta = timedelta(days=1)) -> int:
     """Match unmatched receipts of the last `window` whose parts now exist.
 
@@ -158,13 +172,19 @@ _Item = tuple[int, str, str | None, str | None, str, str]
 
 
 class _Batch:
-    """Applies many receipts with a few bulk reads: their parts, their
-    messages (locked, in key order, so that two dispatchers recording
-    receipts of one message see each other's parts) and the parts' states."""
+    """Applies many receipts with a few bulk reads (their parts, their
+    messages locked in key order so that two dispatchers recording receipts
+    of one message see each other's parts, the parts' states) and a few bulk
+    writes: each receipt is worked out in memory, then every changed part and
+    message is written once."""
 
     def __init__(self, conn: Connection, changes: Changes) -> None:
         self.conn = conn
         self.changes = changes
+        self.messages: dict[q.Key, Any] = {}
+        self.states: dict[q.Key, dict[int, str]] = {}
+        self.part_updates: dict[tuple[q.Key, int], dict[str, Any]] = {}
+        self.changed: set[q.Key] = set()
 
     def apply(self, items: list[_Item], *, quiet: bool = False) -> None:
         if not items:
@@ -177,7 +197,12 @@ class _Batch:
             found = q.find_parts(self.conn, connector, carrier_ids)
             parts.update(((connector, c), p) for c, p in found.items())
         keys = [(p.message_id, p.message_created_at) for p in parts.values()]
-        self.messages = q.messages_by_keys(self.conn, keys, lock=True)
+        # Snapshots, not rows: a callback event renders the message as it
+        # was at its change, so each change makes a new one.
+        self.messages = {
+            key: SimpleNamespace(**row._asdict())
+            for key, row in q.messages_by_keys(self.conn, keys, lock=True).items()
+        }
         self.states = q.parts_of(self.conn, keys)
         outcomes: list[dict[str, Any]] = []
         for receipt_id, stat, err, error_code, connector, carrier_id in items:
@@ -195,13 +220,25 @@ class _Batch:
             outcome = self._apply(stat, err, error_code, part)
             outcomes.append(
                 {
-                    "receipt_id": receipt_id,
+                    "id": receipt_id,
                     "outcome": outcome,
-                    "r_message_id": part.message_id,
-                    "r_created_at": part.message_created_at,
-                    "r_part_no": part.part_no,
+                    "message_id": part.message_id,
+                    "message_created_at": part.message_created_at,
+                    "part_no": part.part_no,
                 }
             )
+        q.update_parts(
+            self.conn,
+            [
+                {"message_id": key[0], "message_created_at": key[1], "part_no": no}
+                | values
+                for (key, no), values in sorted(self.part_updates.items())
+            ],
+        )
+        q.update_receipt_columns(
+            self.conn,
+            [(key, vars(self.messages[key])) for key in sorted(self.changed)],
+        )
         q.set_receipt_outcomes(self.conn, outcomes)
 
     def _apply(
@@ -232,11 +269,12 @@ class _Batch:
         metrics.get().receipt_latency.labels(part.connector).observe(
             max((self.changes.now - part.submitted_at).total_seconds(), 0.0)
         )
-        q.update_part(
-            self.conn,
-            part,
-            {"status": new_part, "stat": stat, "err": err, "done_at": self.changes.now},
-        )
+        self.part_updates[(key, part.part_no)] = {
+            "status": new_part,
+            "stat": stat,
+            "err": err,
+            "done_at": self.changes.now,
+        }
         states[part.part_no] = new_part
         delivered = list(states.values()).count(status.DELIVERED)
         values: dict[str, Any] = {"parts_delivered": delivered}
@@ -258,12 +296,12 @@ class _Batch:
             values.update(
                 status=new_status, done_at=self.changes.now, updated_at=self.changes.now
             )
-        row = q.move_message(self.conn, key, [message.status], values)
-        if row is not None:
-            self.messages[key] = row
-            # Only PartsDelivered moves on a message that already ended.
-            if changed or message.status not in status.TERMINAL:
-                self.changes.note(row, detail, changed=changed, previous=message.status)
+        row = SimpleNamespace(**(vars(message) | values))
+        self.messages[key] = row
+        self.changed.add(key)
+        # Only PartsDelivered moves on a message that already ended.
+        if changed or message.status not in status.TERMINAL:
+            self.changes.note(row, detail, changed=changed, previous=message.status)
         return APPLIED
 
 

@@ -1,0 +1,205 @@
+"""Bulk statements whose text does not grow with the batch.
+
+On PostgreSQL a batch travels as one array per column (COPY for plain
+inserts): a statement for 500 rows is as short as one for 5, so psycopg's
+query cache and the server's prepared plans keep serving it, where an IN
+list or a multi-row VALUES of a new length is parsed and planned afresh each
+time (the dispatcher spent most of its CPU there). SQLite has no arrays; its
+in-process driver takes executemany and chunked IN lists cheaply.
+
+Like `repository`, every function takes an open Connection and holds no
+business rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+_CHUNK = 450  # SQLite's limit on a statement's parameters is 999 (older builds)
+
+
+def _is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _array(column: Column[Any], values: Sequence[Any]) -> Any:
+    return bindparam(None, list(values), type_=ARRAY(column.type))
+
+
+def pairs_in(
+    conn: Connection, columns: tuple[Column[Any], Column[Any]], keys: Sequence[Any]
+) -> Iterator[ColumnElement[bool]]:
+    """WHERE clauses selecting rows by (id, created_at) pairs: one on
+    PostgreSQL, chunks on SQLite.
+
+    PostgreSQL matches each column against an array. That is the pairs
+    themselves because ids are unique on their own (ULIDs) and the time
+    only tells the planner which month partitions to touch.
+    """
+    if not keys:
+        return
+    if _is_postgres(conn):
+        yield and_(
+            columns[0] == any_(_array(columns[0], [k[0] for k in keys])),
+            columns[1] == any_(_array(columns[1], [k[1] for k in keys])),
+        )
+        return
+    ordered = sorted(set(keys))
+    for start in range(0, len(ordered), _CHUNK):
+        yield tuple_(*columns).in_(ordered[start : start + _CHUNK])
+
+
+def values_in(
+    conn: Connection, column: Column[Any], values: Sequence[Any]
+) -> Iterator[ColumnElement[bool]]:
+    """WHERE clauses for `column IN values`: one on PostgreSQL, chunks on SQLite."""
+    if not values:
+        return
+    if _is_postgres(conn):
+        yield column == any_(_array(column, values))
+        return
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), _CHUNK):
+        yield column.in_(ordered[start : start + _CHUNK])
+
+
+def _type_name(conn: Connection, column: Column[Any]) -> str:
+    return str(column.type.compile(dialect=conn.dialect))
+
+
+def _unnest(conn: Connection, table: Table, names: Sequence[str]) -> str:
+    arrays = ", ".join(
+        f"CAST(:{name} AS {_type_name(conn, table.c[name])}[])" for name in names
+    )
+    return f"unnest({arrays}) AS v({', '.join(names)})"
+
+
+def update_rows(
+    conn: Connection,
+    table: Table,
+    keys: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """Set each row's other columns where its `keys` columns match; every row
+    names the same columns."""
+    if not rows:
+        return
+    names = list(rows[0])
+    changed = [n for n in names if n not in keys]
+    if _is_postgres(conn):
+        sets = ", ".join(f"{n} = v.{n}" for n in changed)
+        match = " AND ".join(f"t.{k} = v.{k}" for k in keys)
+        conn.execute(
+            text(
+                f"UPDATE {table.name} AS t SET {sets} "
+                f"FROM {_unnest(conn, table, names)} WHERE {match}"
+            ),
+            {name: [row[name] for row in rows] for name in names},
+        )
+        return
+    conn.execute(
+        update(table)
+        .where(*(table.c[k] == bindparam(f"k_{k}") for k in keys))
+        .values({n: bindparam(f"v_{n}") for n in changed}),
+        [
+            {f"k_{k}": row[k] for k in keys} | {f"v_{n}": row[n] for n in changed}
+            for row in rows
+        ],
+    )
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows that all name the same columns: COPY on PostgreSQL, the
+    driver's executemany on SQLite.
+
+    Values are converted by the column types once per distinct value, not
+    once per row: a bulk send shares all but a few values between its rows.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    dialect = conn.dialect
+    converters = []
+    for name in columns:
+        processor = table.c[name].type.bind_processor(dialect)
+        converters.append(_memoized(processor) if processor else None)
+    params = [
+        tuple(
+            convert(row[name]) if convert else row[name]
+            for name, convert in zip(columns, converters, strict=True)
+        )
+        for row in rows
+    ]
+    listed = ", ".join(columns)
+    if _is_postgres(conn):
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            with cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
+                for values in params:
+                    copy.write_row(values)
+        finally:
+            cursor.close()
+        return
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({listed}) "
+        f"VALUES ({', '.join([marker] * len(columns))})",
+        params,
+    )
+
+
+def insert_new_returning(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    unique: Sequence[str],
+    returning: Sequence[str],
+) -> list[Row[Any]]:
+    """Insert the rows not already present by the `unique` columns; the
+    inserted rows' `returning` columns. PostgreSQL only (SQLite callers use
+    SQLAlchemy's insert ... on_conflict_do_nothing)."""
+    if not rows:
+        return []
+    names = list(rows[0])
+    return list(
+        conn.execute(
+            text(
+                f"INSERT INTO {table.name} ({', '.join(names)}) "
+                f"SELECT * FROM {_unnest(conn, table, names)} "
+                f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
+                f"RETURNING {', '.join(returning)}"
+            ),
+            {name: [row[name] for row in rows] for name in names},
+        )
+    )
+
+
+def _memoized(processor: Any) -> Any:
+    cache: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return cache[value]
+        except KeyError:
+            converted = cache[value] = processor(value)
+            return converted
+        except TypeError:  # unhashable
+            return processor(value)
+
+    return convert
