@@ -32,6 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 _CHUNK = 450  # SQLite's limit on a statement's parameters is 999 (older builds)
+# Fewer rows than this go as one INSERT each: COPY's own round trips (start,
+# data, end) cost more than it saves on a handful of rows.
+_COPY_FROM = 20
 
 
 def _is_postgres(conn: Connection) -> bool:
@@ -125,8 +128,8 @@ def update_rows(
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows that all name the same columns: COPY on PostgreSQL, the
-    driver's executemany on SQLite.
+    """Insert rows that all name the same columns: COPY on PostgreSQL (but
+    for a few rows), the driver's executemany otherwise.
 
     Values are converted by the column types once per distinct value, not
     once per row: a bulk send shares all but a few values between its rows.
@@ -147,7 +150,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         for row in rows
     ]
     listed = ", ".join(columns)
-    if _is_postgres(conn):
+    if _is_postgres(conn) and len(params) >= _COPY_FROM:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Row,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -62,13 +63,25 @@ def get_meta(conn: Connection, key: str) -> str | None:
 # --- accounts ---------------------------------------------------------------
 
 
+# Statements of the per-request path are built once: building one costs
+# more than running it (SQLAlchemy's construction and cache-key work).
+_ACCOUNT = select(accounts).where(accounts.c.account_id == bindparam("account_id"))
+_ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
+_VERSION = select(accounts.c.version).where(
+    accounts.c.account_id == bindparam("account_id")
+)
+
+
 def get_account(
     conn: Connection, account_id: str, *, lock: bool = False
 ) -> Row[Any] | None:
-    query = select(accounts).where(accounts.c.account_id == account_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return conn.execute(query).first()
+    query = _ACCOUNT_LOCKED if lock and conn.dialect.name == "postgresql" else _ACCOUNT
+    return conn.execute(query, {"account_id": account_id}).first()
+
+
+def account_version(conn: Connection, account_id: str) -> int | None:
+    """The account's version (bumped by every change), None when it is gone."""
+    return cast(int | None, conn.scalar(_VERSION, {"account_id": account_id}))
 
 
 def list_accounts(conn: Connection) -> list[Row[Any]]:
@@ -128,13 +141,15 @@ def blocked_among(
     found: set[str] = set()
     for chunk in _chunks(list(numbers)):
         found.update(
-            conn.scalars(
-                select(blocked.c.number).where(
-                    blocked.c.account_id == account_id, blocked.c.number.in_(chunk)
-                )
-            )
+            conn.scalars(_BLOCKED, {"account_id": account_id, "numbers": list(chunk)})
         )
     return found
+
+
+_BLOCKED = select(blocked.c.number).where(
+    blocked.c.account_id == bindparam("account_id"),
+    blocked.c.number.in_(bindparam("numbers", expanding=True)),
+)
 
 
 def add_blocked(conn: Connection, account_id: str, numbers: Iterable[str]) -> int:
@@ -197,13 +212,18 @@ def record_sends(
 # --- batches and messages ---------------------------------------------------
 
 
+_BATCH_BY_REFERENCE = select(batches).where(
+    batches.c.account_id == bindparam("account_id"),
+    batches.c.client_reference == bindparam("reference"),
+)
+_INSERT_BATCH = insert(batches)
+
+
 def find_batch_by_reference(
     conn: Connection, account_id: str, reference: str
 ) -> Row[Any] | None:
     return conn.execute(
-        select(batches).where(
-            batches.c.account_id == account_id, batches.c.client_reference == reference
-        )
+        _BATCH_BY_REFERENCE, {"account_id": account_id, "reference": reference}
     ).first()
 
 
@@ -216,7 +236,7 @@ def get_batch(conn: Connection, account_id: str, batch_id: str) -> Row[Any] | No
 
 
 def insert_batch(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(batches).values(**values))
+    conn.execute(_INSERT_BATCH, values)
 
 
 def _status_columns() -> list[Any]:
