@@ -120,5 +120,11 @@ class Unavailable(ServerError):
     """The store cannot be reached."""
 
 
+class StaleAccount(Unavailable):
+    """The account changed (password, settings, disabled) after the login this
+    call relied on was checked. Callers check the login again and retry; one
+    that cannot answers it as unavailable, to be retried."""
+
+
 class ConfigError(SoapsmsError):
     """The operator's configuration is invalid."""

@@ -6,7 +6,10 @@ import base64
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
+from soapsms.store.db import transaction
+from soapsms.store.models import Message
 from soapsms.usecases import accounts
 from tests.soap_helpers import AUTH, auth_xml, envelope, fault_code, post, raw_fault
 
@@ -192,3 +195,37 @@ def test_overlong_auth_fields_are_validation_errors(live, account):
         live.url, envelope(STATUS_BODY.format(auth=auth_xml(password="p" * 129)))
     )
     assert raw_fault(response)[0] == "Client.ValidationError"
+
+
+def _stored(runtime) -> int:
+    with transaction(runtime.engine) as conn:
+        return conn.scalar(select(func.count()).select_from(Message))
+
+
+def _send(client, auth=AUTH, recipients=("+17036069996",)):
+    return client.service.SendMessage(
+        Auth=auth, Message={"Text": "hi", "Recipients": {"Recipient": list(recipients)}}
+    )
+
+
+def test_send_message_sees_account_changes_at_once(client, account, runtime):
+    # SendMessage trusts the login cached by the previous call and confirms
+    # the account's version in its own transaction: every change counts at
+    # once, and a refused send stores nothing.
+    _send(client)
+    accounts.set_password(runtime, "acme", "new-secret")
+    assert fault_code(lambda: _send(client)) == "Client.AuthenticationFailed"
+    new = {"AccountId": "acme", "Password": "new-secret"}
+    _send(client, new)
+    accounts.set_disabled(runtime, "acme", True)
+    assert fault_code(lambda: _send(client, new)) == "Client.AccessDenied"
+    accounts.set_disabled(runtime, "acme", False)
+    _send(client, new)
+    accounts.set_networks(runtime, "acme", ["192.0.2.0/24"])
+    assert fault_code(lambda: _send(client, new)) == "Client.AccessDenied"
+    accounts.set_networks(runtime, "acme", [])
+    _send(client, new)
+    accounts.set_fields(runtime, "acme", max_recipients=1)
+    two = ("+17036069996", "+17036069997")
+    assert fault_code(lambda: _send(client, new, two)) == "Client.TooManyRecipients"
+    assert _stored(runtime) == 4

@@ -60,11 +60,24 @@ def _credentials(env: dict[str, Any], body_auth: Any) -> list[r.Credentials]:
     return found
 
 
+def _login(ctx: Any, body_auth: Any, *, unconfirmed: bool = False) -> r.AccountView:
+    env = ctx.transport.req_env
+    return auth.authenticate(
+        env[ENV_RUNTIME],
+        _credentials(env, body_auth),
+        env.get(ENV_CLIENT_IP, ""),
+        unconfirmed=unconfirmed,
+    )
+
+
 @contextmanager
 def _call(
-    ctx: Any, operation: str, body_auth: Any
+    ctx: Any, operation: str, body_auth: Any, *, unconfirmed: bool = False
 ) -> Iterator[tuple[Runtime, r.AccountView]]:
-    """Authenticate, run the operation, translate errors, log one line."""
+    """Authenticate, run the operation, translate errors, log one line.
+
+    `unconfirmed`: the operation confirms the account's version itself (see
+    auth.authenticate)."""
     env = ctx.transport.req_env
     rt: Runtime = env[ENV_RUNTIME]
     client_ip = env.get(ENV_CLIENT_IP, "")
@@ -72,7 +85,7 @@ def _call(
     account_id = "-"
     outcome = "ok"
     try:
-        account = auth.authenticate(rt, _credentials(env, body_auth), client_ip)
+        account = _login(ctx, body_auth, unconfirmed=unconfirmed)
         account_id = account.account_id
         yield rt, account
     except errors.SoapsmsError as exc:
@@ -139,7 +152,9 @@ class SmsService(ServiceBase):  # type: ignore[misc]
         _out_variable_name="SendMessageResult",
     )
     def SendMessage(ctx: Any, Auth: Any, Message: Any) -> t.SendMessageResult:  # noqa: N802,N803
-        with _call(ctx, "SendMessage", Auth) as (rt, account):
+        # The login cached by an earlier call is confirmed by the send's own
+        # transaction: one transaction a send, not two.
+        with _call(ctx, "SendMessage", Auth, unconfirmed=True) as (rt, account):
             request = r.SendRequest(
                 text=Message.Text or "",
                 recipients=tuple(_recipients(Message)),
@@ -151,9 +166,12 @@ class SmsService(ServiceBase):  # type: ignore[misc]
                 encoding=_text(Message.Encoding),
                 status_callback_url=_text(Message.StatusCallbackUrl),
             )
-            return writer.send_result(
-                "SendMessage", send.submit_message(rt, account, request)
-            )
+            try:
+                result = send.submit_message(rt, account, request)
+            except errors.StaleAccount:
+                # Changed since that login: check it against the store, once.
+                result = send.submit_message(rt, _login(ctx, Auth), request)
+            return writer.send_result("SendMessage", result)
 
     @_decorate(
         *SELECTOR_PARAMS,

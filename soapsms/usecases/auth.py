@@ -56,7 +56,8 @@ class Authenticator:
         self._max_failures = settings.login_failures_per_window
         self._window = settings.login_failure_window_seconds
         self._key = os.urandom(32)
-        self._cache: dict[bytes, tuple[int, float]] = {}
+        # key -> (the account's version, expiry, its view at that version)
+        self._cache: dict[bytes, tuple[int, float, AccountView]] = {}
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
         self._dummy_hash: str | None = None
@@ -122,10 +123,22 @@ class Authenticator:
             with self._lock:
                 if len(self._cache) > 10_000:
                     self._cache.clear()
-                self._cache[key] = (row.version, now + self._ttl)
+                self._cache[key] = (row.version, now + self._ttl, account_view(row))
         else:
             self._record_failure(keys, now)
         return ok
+
+    def cached_view(self, creds: Credentials, client_ip: str) -> AccountView | None:
+        """The account as it was when these credentials last passed, if that
+        is recent; its `version` must still be the store's for this to count."""
+        now = time.monotonic()
+        if self._throttled(_throttle_keys(creds.account_id, client_ip), now):
+            return None
+        with self._lock:
+            hit = self._cache.get(self._cache_key(creds.account_id, creds.password))
+        if hit is None or hit[1] <= now:
+            return None
+        return hit[2]
 
     def throttled(self, account_id: str, client_ip: str) -> bool:
         """Whether logins for this account or from this source are refused
@@ -169,18 +182,37 @@ def _network_allowed(networks: tuple[str, ...], client_ip: str) -> bool:
 
 
 def authenticate(
-    rt: Runtime, credentials: list[Credentials], client_ip: str
+    rt: Runtime,
+    credentials: list[Credentials],
+    client_ip: str,
+    *,
+    unconfirmed: bool = False,
 ) -> AccountView:
     """The one account these credentials name, or an error.
 
     The password is checked before AccessDenied is considered, so a caller
     who does not know it learns nothing about the account.
+
+    `unconfirmed`: a caller that confirms the account's version in its own
+    transaction (and raises StaleAccount when it changed) may get the view
+    cached at the last successful login, without reading the store here.
     """
     if not credentials:
         raise NoCredentials("credentials are required")
     account_ids = {c.account_id for c in credentials}
     if len(account_ids) > 1:
         raise AuthenticationFailed("credentials name two different accounts")
+    if unconfirmed:
+        views = {rt.authenticator.cached_view(c, client_ip) for c in credentials}
+        view = views.pop() if len(views) == 1 else None
+        # Only a pass is taken on trust: a refusal is decided on the store's
+        # current row below, since the account may have changed since.
+        if (
+            view is not None
+            and not view.disabled
+            and _network_allowed(view.allowed_networks, client_ip)
+        ):
+            return view
     account_id = account_ids.pop()
     with transaction(rt.engine) as conn:
         row = repository.get_account(conn, account_id)
@@ -197,7 +229,10 @@ def authenticate(
                 raise LoginThrottled(_BAD_LOGIN)
             raise AuthenticationFailed(_BAD_LOGIN)
     assert row is not None
-    view = account_view(row)
+    return _allowed(account_view(row), client_ip)
+
+
+def _allowed(view: AccountView, client_ip: str) -> AccountView:
     if view.disabled:
         raise AccessDenied("the account is disabled")
     if not _network_allowed(view.allowed_networks, client_ip):

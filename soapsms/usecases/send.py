@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from soapsms import metrics
@@ -23,6 +24,7 @@ from soapsms.errors import (
     InvalidRecipient,
     InvalidSender,
     RateLimited,
+    StaleAccount,
     TooManyRecipients,
     ValidationError,
 )
@@ -55,6 +57,21 @@ def to_utc(value: datetime) -> datetime:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A request after every check that needs no store."""
+
+    text: str
+    encoding: str
+    parts: int
+    sender: str | None
+    scheduled_for: datetime | None  # as asked, UTC; None when absent
+    validity_minutes: int
+    callback_url: str | None
+    entries: list[str]  # the recipients as given
+    normalized: list[str | None]  # E.164, or None when not a number
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,7 @@ def _classify(
     return accepted, rejected
 
 
-def _prepare(rt: Runtime, account: AccountView, request: SendRequest) -> _Prepared:
+def _check(rt: Runtime, account: AccountView, request: SendRequest) -> _Checked:
     if (
         request.client_reference is not None
         and not 1 <= len(request.client_reference) <= 255
@@ -171,28 +188,7 @@ def _prepare(rt: Runtime, account: AccountView, request: SendRequest) -> _Prepar
     callback = _callback_url(
         request.status_callback_url, rt.settings.allow_private_callbacks
     )
-    normalized = phone.normalize_many(entries, account.default_region)
-    candidates = [n for n in normalized if n is not None]
-    with transaction(rt.engine) as conn:
-        blocked = (
-            repository.blocked_among(conn, account.account_id, candidates)
-            if candidates
-            else set()
-        )
-    accepted, rejected = _classify(entries, account, blocked, normalized, rt.has_route)
-    content = [
-        request.text,
-        accepted,
-        sender,
-        scheduled.isoformat() if scheduled else None,
-        validity,
-        plan.encoding,
-        callback,
-    ]
-    digest = hashlib.sha256(
-        json.dumps(content, ensure_ascii=False).encode()
-    ).hexdigest()
-    return _Prepared(
+    return _Checked(
         text=request.text,
         encoding=plan.encoding,
         parts=plan.parts,
@@ -200,15 +196,53 @@ def _prepare(rt: Runtime, account: AccountView, request: SendRequest) -> _Prepar
         scheduled_for=scheduled,
         validity_minutes=validity,
         callback_url=callback,
+        entries=entries,
+        normalized=phone.normalize_many(entries, account.default_region),
+    )
+
+
+def _prepare(
+    rt: Runtime, conn: Connection, account: AccountView, checked: _Checked
+) -> _Prepared:
+    """The recipients sorted out against the account's block list."""
+    candidates = [n for n in checked.normalized if n is not None]
+    blocked = (
+        repository.blocked_among(conn, account.account_id, candidates)
+        if candidates
+        else set()
+    )
+    accepted, rejected = _classify(
+        checked.entries, account, blocked, checked.normalized, rt.has_route
+    )
+    scheduled = checked.scheduled_for
+    content = [
+        checked.text,
+        accepted,
+        checked.sender,
+        scheduled.isoformat() if scheduled else None,
+        checked.validity_minutes,
+        checked.encoding,
+        checked.callback_url,
+    ]
+    digest = hashlib.sha256(
+        json.dumps(content, ensure_ascii=False).encode()
+    ).hexdigest()
+    return _Prepared(
+        text=checked.text,
+        encoding=checked.encoding,
+        parts=checked.parts,
+        sender=checked.sender,
+        scheduled_for=scheduled,
+        validity_minutes=checked.validity_minutes,
+        callback_url=checked.callback_url,
         accepted=accepted,
         rejected=rejected,
         content_hash=digest,
     )
 
 
-def _stored_result(rt: Runtime, account: AccountView, batch: Any) -> SendResult:
-    with transaction(rt.engine) as conn:
-        rows = repository.messages_of_batch(conn, batch.batch_id, batch.created_at)
+def _stored_result(conn: Connection, batch: Any) -> SendResult:
+    rows = repository.messages_of_batch(conn, batch.batch_id, batch.created_at)
     receipts = [
         MessageReceipt(
             message_id=row.message_id,
@@ -229,53 +263,74 @@ def _stored_result(rt: Runtime, account: AccountView, batch: Any) -> SendResult:
 
 
 def _replay(
-    rt: Runtime, account: AccountView, batch: Any, request: SendRequest
+    rt: Runtime, conn: Connection, account: AccountView, batch: Any, checked: _Checked
 ) -> SendResult:
-    prepared = _prepare(rt, account, request)
+    prepared = _prepare(rt, conn, account, checked)
     if prepared.content_hash != batch.content_hash:
         raise DuplicateReference(
             f"ClientReference {batch.client_reference!r} was already used for "
             "a different message",
             client_reference=batch.client_reference,
         )
-    return _stored_result(rt, account, batch)
+    return _stored_result(conn, batch)
 
 
 def submit_message(
     rt: Runtime, account: AccountView, request: SendRequest
 ) -> SendResult:
-    """Store one SendMessage; acknowledged only once committed."""
-    reference = request.client_reference
-    if reference is not None:
-        # Before any other check: a retry after a timeout must get the stored
-        # answer, never a rate-limit or credit fault.
-        with transaction(rt.engine) as conn:
-            batch = repository.find_batch_by_reference(
-                conn, account.account_id, reference
-            )
-        if batch is not None:
-            return _replay(rt, account, batch, request)
+    """Store one SendMessage; acknowledged only once committed.
 
-    prepared = _prepare(rt, account, request)
-    if not prepared.accepted:
-        raise InvalidRecipient("none of the recipients is a valid, sendable number")
+    One transaction: the account's version, the ClientReference lookup, the
+    block list, the rate limit, credits and the inserts (a transaction costs
+    round trips and, on SQLite, a turn at the write lock). StaleAccount when
+    the account changed since `account` was read or cached.
+    """
+    checked = _check(rt, account, request)
+    reference = request.client_reference
     try:
-        return _store(rt, account, prepared, reference)
+        with transaction(rt.engine, write=True) as conn:
+            _confirm(conn, account)
+            if reference is not None:
+                # Before the limits: a retry after a timeout must get the
+                # stored answer, never a rate-limit or credit fault.
+                batch = repository.find_batch_by_reference(
+                    conn, account.account_id, reference
+                )
+                if batch is not None:
+                    return _replay(rt, conn, account, batch, checked)
+            prepared = _prepare(rt, conn, account, checked)
+            if not prepared.accepted:
+                raise InvalidRecipient(
+                    "none of the recipients is a valid, sendable number"
+                )
+            result = _store(conn, rt, account, prepared, reference)
     except IntegrityError:
         # A concurrent request with the same ClientReference committed first.
         if reference is None:
             raise
         with transaction(rt.engine) as conn:
+            _confirm(conn, account)
             batch = repository.find_batch_by_reference(
                 conn, account.account_id, reference
             )
-        if batch is None:
-            raise
-        return _replay(rt, account, batch, request)
+            if batch is None:
+                raise
+            return _replay(rt, conn, account, batch, checked)
+    _accepted(rt, account, prepared, result)
+    return result
+
+
+def _confirm(conn: Connection, account: AccountView) -> None:
+    if repository.account_version(conn, account.account_id) != account.version:
+        raise StaleAccount("the account changed during this call; retry")
 
 
 def _store(
-    rt: Runtime, account: AccountView, prepared: _Prepared, reference: str | None
+    conn: Connection,
+    rt: Runtime,
+    account: AccountView,
+    prepared: _Prepared,
+    reference: str | None,
 ) -> SendResult:
     count = len(prepared.accepted)
     created_at, ids = new_ids(count + 1, rt.now())
@@ -312,65 +367,48 @@ def _store(
         }
         for message_id, number in zip(message_ids, prepared.accepted, strict=True)
     ]
-    with transaction(rt.engine, write=True) as conn:
-        # The batch first: a concurrent duplicate reference fails here, early.
-        repository.insert_batch(
-            conn,
-            {
-                "batch_id": batch_id,
-                "account_id": account.account_id,
-                "client_reference": reference,
-                "content_hash": prepared.content_hash,
-                "accepted_count": count,
-                "rejected": repository.dumps(
-                    [[r.recipient, r.reason] for r in prepared.rejected]
-                ),
-                "created_at": created_at,
-            },
-        )
-        if account.rate_limit_per_minute is not None:
-            # The account row lock serialises this account's sends across
-            # workers and nodes while the window is read and written.
-            repository.get_account(conn, account.account_id, lock=True)
-            used = repository.recent_sends(
-                conn, account.account_id, created_at - RATE_WINDOW
-            )
-            if used + count > account.rate_limit_per_minute:
-                raise RateLimited(
-                    f"rate limit of {account.rate_limit_per_minute} messages a minute "
-                    f"reached ({used} sent in the last minute, {count} more asked)",
-                    limit=account.rate_limit_per_minute,
-                )
-            repository.record_sends(
-                conn, account.account_id, created_at, count, created_at - RATE_WINDOW
-            )
-        if account.credits is not None:
-            needed = count * prepared.parts
-            if not repository.take_credits(conn, account.account_id, needed):
-                row = repository.get_account(conn, account.account_id)
-                balance = (
-                    row.credits if row is not None and row.credits is not None else 0
-                )
-                raise InsufficientCredit(
-                    f"{needed} credits needed, {balance} available",
-                    needed=needed,
-                    balance=balance,
-                )
-        repository.insert_messages(conn, rows)
-    counters = metrics.get()
-    counters.messages_accepted.inc(count)
-    counters.parts_accepted.inc(count * prepared.parts)
-    if rt.settings.log_message_text:
-        # Only for a debugging session the operator switched on explicitly.
-        logger.debug("batch %s text=%r", batch_id, prepared.text)
-    logger.info(
-        "batch %s accepted for %s: %d messages, %d rejected, %d parts each",
-        batch_id,
-        account.account_id,
-        count,
-        len(prepared.rejected),
-        prepared.parts,
+    # The batch first: a concurrent duplicate reference fails here, early.
+    repository.insert_batch(
+        conn,
+        {
+            "batch_id": batch_id,
+            "account_id": account.account_id,
+            "client_reference": reference,
+            "content_hash": prepared.content_hash,
+            "accepted_count": count,
+            "rejected": repository.dumps(
+                [[r.recipient, r.reason] for r in prepared.rejected]
+            ),
+            "created_at": created_at,
+        },
     )
+    if account.rate_limit_per_minute is not None:
+        # The account row lock serialises this account's sends across
+        # workers and nodes while the window is read and written.
+        repository.get_account(conn, account.account_id, lock=True)
+        used = repository.recent_sends(
+            conn, account.account_id, created_at - RATE_WINDOW
+        )
+        if used + count > account.rate_limit_per_minute:
+            raise RateLimited(
+                f"rate limit of {account.rate_limit_per_minute} messages a minute "
+                f"reached ({used} sent in the last minute, {count} more asked)",
+                limit=account.rate_limit_per_minute,
+            )
+        repository.record_sends(
+            conn, account.account_id, created_at, count, created_at - RATE_WINDOW
+        )
+    if account.credits is not None:
+        needed = count * prepared.parts
+        if not repository.take_credits(conn, account.account_id, needed):
+            row = repository.get_account(conn, account.account_id)
+            balance = row.credits if row is not None and row.credits is not None else 0
+            raise InsufficientCredit(
+                f"{needed} credits needed, {balance} available",
+                needed=needed,
+                balance=balance,
+            )
+    repository.insert_messages(conn, rows)
     receipts = [
         MessageReceipt(
             m["message_id"], m["recipient"], initial, prepared.parts, prepared.encoding
@@ -378,3 +416,24 @@ def _store(
         for m in rows
     ]
     return SendResult(batch_id, reference, receipts, list(prepared.rejected))
+
+
+def _accepted(
+    rt: Runtime, account: AccountView, prepared: _Prepared, result: SendResult
+) -> None:
+    """Counted and logged once committed."""
+    count = len(result.messages)
+    counters = metrics.get()
+    counters.messages_accepted.inc(count)
+    counters.parts_accepted.inc(count * prepared.parts)
+    if rt.settings.log_message_text:
+        # Only for a debugging session the operator switched on explicitly.
+        logger.debug("batch %s text=%r", result.batch_id, prepared.text)
+    logger.info(
+        "batch %s accepted for %s: %d messages, %d rejected, %d parts each",
+        result.batch_id,
+        account.account_id,
+        count,
+        len(prepared.rejected),
+        prepared.parts,
+    )
