@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -75,6 +79,72 @@ def _sqlite_on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+class _WriterQueue:
+    """SQLite writers of every process wait here for their turn, not in
+    SQLite's busy handler: that one sleeps in growing steps (up to 100 ms) and
+    lets late comers overtake, so under load a few writes waited for a second.
+    Threads queue on a lock; processes on an flock of a file beside the
+    database, which the kernel hands over at once and frees if its holder dies.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._path = (
+            f"{database}.writer-lock" if database and database != ":memory:" else None
+        )
+        self._pid = -1
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+
+    def _for_this_process(self) -> None:
+        # A forked child starts afresh: an inherited open file shares its
+        # flock with the parent (they would not exclude each other), and the
+        # thread lock may have been held by a thread the child does not have.
+        if self._pid != os.getpid():
+            self._lock = threading.Lock()
+            self._fd = None
+            if self._path:
+                self._fd = os.open(
+                    self._path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600
+                )
+                # Closed with its engine (the queue lives as long as it does).
+                weakref.finalize(self, os.close, self._fd)
+            self._pid = os.getpid()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with _queues_lock:
+            self._for_this_process()
+        with self._lock:
+            fd = self._fd
+            if fd is None:
+                yield
+                return
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+_queues_lock = threading.Lock()
+_writer_queues: weakref.WeakKeyDictionary[Engine, _WriterQueue] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextmanager
+def _writer_turn(engine: Engine, write: bool) -> Iterator[None]:
+    if not write or engine.dialect.name != "sqlite":
+        yield
+        return
+    with _queues_lock:
+        queue = _writer_queues.get(engine)
+        if queue is None:
+            queue = _writer_queues[engine] = _WriterQueue(engine.url.database)
+    with queue.turn():
+        yield
+
+
 @contextmanager
 def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """One transaction; committed on success, rolled back on any error.
@@ -83,7 +153,7 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     errors.Unavailable so that callers can tell "retry later" from a bug.
     """
     try:
-        with engine.connect() as conn:
+        with _writer_turn(engine, write), engine.connect() as conn:
             if write:
                 conn = conn.execution_options(**{_WRITE: True})
             with conn.begin():
