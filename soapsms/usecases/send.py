@@ -7,7 +7,7 @@ import ipaddress
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -75,16 +75,9 @@ class _Checked:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class _Prepared(_Checked):
     """A request after every check that needs no write."""
 
-    text: str
-    encoding: str
-    parts: int
-    sender: str | None
-    scheduled_for: datetime | None  # as asked, UTC; None when absent
-    validity_minutes: int
-    callback_url: str | None
     accepted: list[str]
     rejected: list[RejectedRecipient]
     content_hash: str
@@ -228,13 +221,7 @@ def _prepare(
         json.dumps(content, ensure_ascii=False).encode()
     ).hexdigest()
     return _Prepared(
-        text=checked.text,
-        encoding=checked.encoding,
-        parts=checked.parts,
-        sender=checked.sender,
-        scheduled_for=scheduled,
-        validity_minutes=checked.validity_minutes,
-        callback_url=checked.callback_url,
+        **{f.name: getattr(checked, f.name) for f in fields(_Checked)},
         accepted=accepted,
         rejected=rejected,
         content_hash=digest,
