@@ -23,15 +23,16 @@ from soapsms.serve import MULTIPROC_ENV, child_exit  # noqa: F401 - a gunicorn h
 
 bind = os.environ.get("SOAPSMS_BIND", "127.0.0.1:8000")
 
-# gthread workers: each of 4 threads waits on the database or the network
-# while the others run. One worker per core, plus one, keeps every core busy
-# (argon2 password checks and XML parsing are CPU work); at most 8 by default,
-# as each worker holds up to 4 database connections (PostgreSQL allows 100
-# unless max_connections says otherwise). SOAPSMS_WORKERS overrides it.
+# gthread workers: of 2 threads, one runs while the other waits on the
+# database or the network; more only queue for the GIL (soapsms.serve has the
+# figures). One worker per core, plus one, keeps every core busy (argon2
+# password checks and XML parsing are CPU work); at most 8 by default, each
+# with its own database connections (PostgreSQL allows 100 unless
+# max_connections says otherwise). SOAPSMS_WORKERS overrides it.
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 workers = int(os.environ.get("SOAPSMS_WORKERS") or min(_cores + 1, 8))
 worker_class = "gthread"
-threads = 4
+threads = 2
 
 # A request that takes longer than this is stuck: its worker is restarted.
 # nginx's proxy_read_timeout (deploy/nginx/soapsms-proxy.conf) is a little
