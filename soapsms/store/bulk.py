@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 _CHUNK = 450  # SQLite's limit on a statement's parameters is 999 (older builds)
 # Fewer rows than this go as one INSERT each: COPY's own round trips (start,
 # data, end) cost more than it saves on a handful of rows.
-_COPY_FROM = 20
+COPY_FROM = 20
 
 
 def _is_postgres(conn: Connection) -> bool:
@@ -150,7 +150,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         for row in rows
     ]
     listed = ", ".join(columns)
-    if _is_postgres(conn) and len(params) >= _COPY_FROM:
+    if _is_postgres(conn) and len(params) >= COPY_FROM:
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
@@ -163,6 +163,30 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({listed}) "
         f"VALUES ({', '.join([marker] * len(columns))})",
+        params,
+    )
+
+
+def insert_with(
+    conn: Connection,
+    first_table: Table,
+    first: dict[str, Any],
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """PostgreSQL: one row into `first_table` and `rows` into `table`, in one
+    statement. A constraint that either insert breaks fails the statement."""
+    head = list(first)
+    names = list(rows[0])
+    params = {f"f_{name}": first[name] for name in head}
+    params.update({name: [row[name] for row in rows] for name in names})
+    conn.execute(
+        text(
+            f"WITH f AS (INSERT INTO {first_table.name} ({', '.join(head)}) "
+            f"VALUES ({', '.join(f':f_{name}' for name in head)})) "
+            f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"SELECT * FROM {_unnest(conn, table, names)}"
+        ),
         params,
     )
 

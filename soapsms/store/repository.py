@@ -84,6 +84,28 @@ def account_version(conn: Connection, account_id: str) -> int | None:
     return cast(int | None, conn.scalar(_VERSION, {"account_id": account_id}))
 
 
+_VERSION_AND_BLOCKED = text(
+    "SELECT a.version, ARRAY(SELECT b.number FROM blocked_numbers b "
+    "WHERE b.account_id = a.account_id "
+    "AND b.number = ANY(CAST(:numbers AS varchar[]))) AS blocked "
+    "FROM accounts a WHERE a.account_id = :account"
+)
+
+
+def version_and_blocked(
+    conn: Connection, account_id: str, numbers: Sequence[str]
+) -> tuple[int | None, set[str]]:
+    """The account's version and which of `numbers` it blocks: what a send
+    reads about its account, in one round trip on PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(
+            _VERSION_AND_BLOCKED, {"account": account_id, "numbers": list(numbers)}
+        ).first()
+        return (None, set()) if row is None else (row.version, set(row.blocked))
+    version = account_version(conn, account_id)
+    return version, blocked_among(conn, account_id, numbers) if numbers else set()
+
+
 def list_accounts(conn: Connection) -> list[Row[Any]]:
     return list(conn.execute(select(accounts).order_by(accounts.c.account_id)))
 
@@ -248,6 +270,18 @@ def _status_columns() -> list[Any]:
 def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """A bulk send's rows: COPY on PostgreSQL, executemany on SQLite."""
     bulk.insert_rows(conn, messages, rows)
+
+
+def insert_batch_and_messages(
+    conn: Connection, batch: dict[str, Any], rows: list[dict[str, Any]]
+) -> None:
+    """A batch and its messages; on PostgreSQL a small send in one statement
+    (one round trip), a large one with its messages COPYed."""
+    if conn.dialect.name == "postgresql" and len(rows) < bulk.COPY_FROM:
+        bulk.insert_with(conn, batches, batch, messages, rows)
+        return
+    insert_batch(conn, batch)
+    insert_messages(conn, rows)
 
 
 def messages_of_batch(

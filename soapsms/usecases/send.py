@@ -195,15 +195,9 @@ def _check(rt: Runtime, account: AccountView, request: SendRequest) -> _Checked:
 
 
 def _prepare(
-    rt: Runtime, conn: Connection, account: AccountView, checked: _Checked
+    rt: Runtime, account: AccountView, checked: _Checked, blocked: set[str]
 ) -> _Prepared:
     """The recipients sorted out against the account's block list."""
-    candidates = [n for n in checked.normalized if n is not None]
-    blocked = (
-        repository.blocked_among(conn, account.account_id, candidates)
-        if candidates
-        else set()
-    )
     accepted, rejected = _classify(
         checked.entries, account, blocked, checked.normalized, rt.has_route
     )
@@ -250,9 +244,14 @@ def _stored_result(conn: Connection, batch: Any) -> SendResult:
 
 
 def _replay(
-    rt: Runtime, conn: Connection, account: AccountView, batch: Any, checked: _Checked
+    rt: Runtime,
+    conn: Connection,
+    account: AccountView,
+    batch: Any,
+    checked: _Checked,
+    blocked: set[str],
 ) -> SendResult:
-    prepared = _prepare(rt, conn, account, checked)
+    prepared = _prepare(rt, account, checked, blocked)
     if prepared.content_hash != batch.content_hash:
         raise DuplicateReference(
             f"ClientReference {batch.client_reference!r} was already used for "
@@ -276,7 +275,7 @@ def submit_message(
     reference = request.client_reference
     try:
         with transaction(rt.engine, write=True) as conn:
-            _confirm(conn, account)
+            blocked = _confirm(conn, account, checked)
             if reference is not None:
                 # Before the limits: a retry after a timeout must get the
                 # stored answer, never a rate-limit or credit fault.
@@ -284,8 +283,8 @@ def submit_message(
                     conn, account.account_id, reference
                 )
                 if batch is not None:
-                    return _replay(rt, conn, account, batch, checked)
-            prepared = _prepare(rt, conn, account, checked)
+                    return _replay(rt, conn, account, batch, checked, blocked)
+            prepared = _prepare(rt, account, checked, blocked)
             if not prepared.accepted:
                 raise InvalidRecipient(
                     "none of the recipients is a valid, sendable number"
@@ -296,20 +295,25 @@ def submit_message(
         if reference is None:
             raise
         with transaction(rt.engine) as conn:
-            _confirm(conn, account)
+            blocked = _confirm(conn, account, checked)
             batch = repository.find_batch_by_reference(
                 conn, account.account_id, reference
             )
             if batch is None:
                 raise
-            return _replay(rt, conn, account, batch, checked)
+            return _replay(rt, conn, account, batch, checked, blocked)
     _accepted(rt, account, prepared, result)
     return result
 
 
-def _confirm(conn: Connection, account: AccountView) -> None:
-    if repository.account_version(conn, account.account_id) != account.version:
+def _confirm(conn: Connection, account: AccountView, checked: _Checked) -> set[str]:
+    """The recipients the account blocks, once its version is confirmed."""
+    version, blocked = repository.version_and_blocked(
+        conn, account.account_id, [n for n in checked.normalized if n is not None]
+    )
+    if version != account.version:
         raise StaleAccount("the account changed during this call; retry")
+    return blocked
 
 
 def _store(
@@ -354,21 +358,23 @@ def _store(
         }
         for message_id, number in zip(message_ids, prepared.accepted, strict=True)
     ]
-    # The batch first: a concurrent duplicate reference fails here, early.
-    repository.insert_batch(
-        conn,
-        {
-            "batch_id": batch_id,
-            "account_id": account.account_id,
-            "client_reference": reference,
-            "content_hash": prepared.content_hash,
-            "accepted_count": count,
-            "rejected": repository.dumps(
-                [[r.recipient, r.reason] for r in prepared.rejected]
-            ),
-            "created_at": created_at,
-        },
-    )
+    batch = {
+        "batch_id": batch_id,
+        "account_id": account.account_id,
+        "client_reference": reference,
+        "content_hash": prepared.content_hash,
+        "accepted_count": count,
+        "rejected": repository.dumps(
+            [[r.recipient, r.reason] for r in prepared.rejected]
+        ),
+        "created_at": created_at,
+    }
+    limited = account.rate_limit_per_minute is not None or account.credits is not None
+    if limited:
+        # The batch first: a concurrent send with the same ClientReference
+        # waits on the batches' unique key and fails there, so it is answered
+        # as a replay, never with a rate-limit or credit fault.
+        repository.insert_batch(conn, batch)
     if account.rate_limit_per_minute is not None:
         # The account row lock serialises this account's sends across
         # workers and nodes while the window is read and written.
@@ -395,7 +401,12 @@ def _store(
                 needed=needed,
                 balance=balance,
             )
-    repository.insert_messages(conn, rows)
+    if limited:
+        repository.insert_messages(conn, rows)
+    else:
+        # One statement on PostgreSQL; a concurrent send with the same
+        # ClientReference fails here, on the batches' unique key.
+        repository.insert_batch_and_messages(conn, batch, rows)
     receipts = [
         MessageReceipt(
             m["message_id"], m["recipient"], initial, prepared.parts, prepared.encoding
