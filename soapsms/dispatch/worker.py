@@ -8,7 +8,8 @@ Threads, so that no step waits on another it does not need:
                 connector blocks while its window is full, so claiming goes
                 on meanwhile); fails over on ConnectorDown / ROUTING_ERROR
     recorder    records the carriers' answers in batches (one transaction each)
-    receipts    records receipts and inbound messages from the Sink in batches,
+    receipts    records receipts and inbound messages from the Sink in batches
+                (a receipt whose submission is being recorded waits for that),
                 and matches the receipts that overtook a recorded submission
     heartbeat   keeps the dispatcher's row alive and renews in-flight leases
     callbacks   drains the status-callback outbox (soapsms.dispatch.callbacks)
@@ -67,6 +68,7 @@ _IDLE = 0.2  # seconds between looks at the store when nothing is due
 _STORE_RETRY = 1.0  # seconds before trying a failed store write again
 _REMATCH_EVERY = 5.0  # seconds between sweeps for receipts that overtook a submit
 _LINGER = 0.03  # seconds a recording thread waits to fill its batch
+_HOLD = 5.0  # seconds at most a receipt waits for its submission's record
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ class Dispatcher:
         )
         self.exclusive = rt.engine.dialect.name == "sqlite"
         self._in_flight: dict[tuple[str, Any], uc.Claimed] = {}
+        # (connector, carrier id) accepted by a carrier, not yet recorded
+        self._unrecorded: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._outcomes: queue.Queue[uc.Outcome] = queue.Queue()
         self._reported: queue.Queue[ReceiptIn | InboundIn | _Recorded] = queue.Queue()
@@ -415,6 +419,8 @@ class Dispatcher:
             else ("retry" if result.retry else "rejected"),
         ).inc()
         if result.accepted:
+            with self._lock:
+                self._unrecorded.update((connector.name, c) for c in result.carrier_ids)
             self._outcomes.put(
                 uc.Outcome(
                     job.message_id,
@@ -493,6 +499,10 @@ class Dispatcher:
             with self._lock:
                 for outcome in outcomes:
                     self._in_flight.pop((outcome.message_id, outcome.created_at), None)
+                    if outcome.connector is not None:
+                        self._unrecorded.difference_update(
+                            (outcome.connector, c) for c in outcome.carrier_ids
+                        )
             self._wake.set()
 
     def _recorded(self, carrier_ids: dict[str, list[str]]) -> None:
@@ -502,13 +512,34 @@ class Dispatcher:
             self._reported.put(_Recorded(carrier_ids))
 
     def _receipt_loop(self) -> None:
+        # Receipts for submissions being recorded right now wait here for that
+        # record (up to _HOLD): applied then in one go, instead of being
+        # stored unmatched and matched afterwards at twice the cost.
+        held: list[tuple[float, ReceiptIn]] = []
         while True:
             items = _drain(self._reported, 0.05, _LINGER)
-            if not items:
+            if not items and not held:
                 if self._quiet.is_set():
                     return
                 continue
-            receipts = [i for i in items if isinstance(i, ReceiptIn)]
+            now = time.monotonic()
+            held.extend((now, i) for i in items if isinstance(i, ReceiptIn))
+            quiet = self._quiet.is_set()
+            receipts: list[ReceiptIn] = []
+            waiting: list[tuple[float, ReceiptIn]] = []
+            with self._lock:
+                for at, receipt in held:
+                    if (
+                        (receipt.connector, receipt.carrier_id) in self._unrecorded
+                        and now - at < _HOLD
+                        and not quiet
+                    ):
+                        waiting.append((at, receipt))
+                    else:
+                        receipts.append(receipt)
+            held = waiting
+            if not receipts and not items:
+                continue
             inbound = [i for i in items if isinstance(i, InboundIn)]
             recorded: dict[str, list[str]] = {}
             for item in items:
