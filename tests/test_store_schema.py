@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from datetime import date
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 
 from soapsms.store.db import make_engine, transaction
 from soapsms.store.migrate import current_revision, head_revision, upgrade
@@ -61,6 +63,55 @@ def test_sqlite_is_wal_with_full_sync(sqlite_url):
 
 
 @pytest.mark.postgres
+def _write_turns(url: str, name: str, count: int) -> None:
+    """`count` write transactions from 2 threads, with SQLite's own busy wait
+    switched off: only our writer queue keeps them from colliding."""
+    engine = make_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def no_busy_wait(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    def run(thread: int) -> None:
+        for n in range(count):
+            with transaction(engine, write=True) as conn:
+                conn.execute(
+                    text("INSERT INTO gateway_meta (key, value) VALUES (:k, 'x')"),
+                    {"k": f"{name}-{thread}-{n}"},
+                )
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    engine.dispose()
+
+
+def test_sqlite_writers_of_several_processes_take_turns(sqlite_url):
+    # Without the queue, the first BEGIN IMMEDIATE that finds the database
+    # locked fails at once ("database is locked"), busy waiting being off.
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    context = multiprocessing.get_context("fork")
+    workers = [
+        context.Process(target=_write_turns, args=(sqlite_url, f"p{i}", 150))
+        for i in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    _write_turns(sqlite_url, "main", 150)
+    for worker in workers:
+        worker.join(120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    with transaction(engine) as conn:
+        written = conn.scalar(
+            text("SELECT count(*) FROM gateway_meta WHERE value = 'x'")
+        )
+    assert written == 3 * 2 * 150
+    engine.dispose()
+
+
 def test_postgres_partitions_messages_by_month(request):
     from tests.conftest import _fresh_schema_url
 
