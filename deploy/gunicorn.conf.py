@@ -33,6 +33,11 @@ _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 workers = int(os.environ.get("SOAPSMS_WORKERS") or min(_cores + 1, 8))
 worker_class = "gthread"
 threads = 2
+# Each worker listens on its own SO_REUSEPORT socket and the kernel spreads
+# new connections over them; on one shared socket whichever worker woke first
+# took them all, and keep-alive clients (nginx's upstream pool) then stayed
+# with it. Needs a TCP bind (not a unix socket).
+reuse_port = True
 
 # A request that takes longer than this is stuck: its worker is restarted.
 # nginx's proxy_read_timeout (deploy/nginx/soapsms-proxy.conf) is a little

@@ -80,6 +80,11 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # connections on PostgreSQL: 4 threads ~600 req/s with p99 ~50-120
         # ms, 2 threads ~750 req/s with p99 ~35-50 ms; 8 threads worse).
         "threads": 2,
+        # Each worker listens on its own SO_REUSEPORT socket and the kernel
+        # spreads new connections over them. On one shared socket whichever
+        # worker woke first took them all, and keep-alive clients then stayed
+        # with it: bench runs had one worker busy and the other idle.
+        "reuse_port": True,
         "timeout": 60,
         "graceful_timeout": 20,
         "keepalive": 5,
