@@ -4,9 +4,10 @@ Every SOAP call carries credentials and argon2 is deliberately slow, so a
 verified (account, password) pair is remembered for a short while, keyed by
 a keyed hash (never the password) and valid only while the account's
 `version` in the store is unchanged: a password change or a disable takes
-effect at once on every worker. Failed logins are counted per source address
-and per account; past the limit we refuse without hashing, so wrong
-passwords cannot burn the CPU.
+effect at once on every worker (SendMessage confirms the version in its own
+write transaction instead of reading it first). Failed logins are counted
+per source address and per account; past the limit we refuse without
+hashing, so wrong passwords cannot burn the CPU.
 """
 
 from __future__ import annotations
