@@ -140,7 +140,10 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     dialect = conn.dialect
     converters = []
     for name in columns:
-        processor = table.c[name].type.bind_processor(dialect)
+        # The dialect's own type: a generic DateTime has no processor, and
+        # sqlite3's default adapter writes "12:00:00" where SQLAlchemy writes
+        # and compares "12:00:00.000000".
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         converters.append(_memoized(processor) if processor else None)
     params = [
         tuple(
