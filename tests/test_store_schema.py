@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event, inspect, text
 
+from soapsms.store import dispatch_queries as q
 from soapsms.store.db import make_engine, transaction
 from soapsms.store.migrate import current_revision, head_revision, upgrade
 from soapsms.store.partitions import ensure_partitions, month_start
@@ -154,3 +155,28 @@ def test_store_down_is_server_unavailable(tmp_path):
     with pytest.raises(Unavailable):
         with transaction(engine) as conn:
             conn.execute(text("SELECT 1"))
+
+
+def test_sqlite_times_without_microseconds_are_brought_in_line(sqlite_url):
+    # Rows written before 0003 by sqlite3's own adapter: "12:00:00", where
+    # SQLAlchemy writes and compares "12:00:00.000000".
+    engine = make_engine(sqlite_url)
+    upgrade(engine, "0002")
+    with transaction(engine, write=True) as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO message_parts (message_id, message_created_at, part_no, "
+            "connector, carrier_id, status, submitted_at) VALUES "
+            "('M1', '2026-11-03 12:00:00', 1, 'c', 'id-1', 'SUBMITTED', "
+            "'2026-11-03 12:00:01.250000')"
+        )
+    key = ("M1", datetime(2026, 11, 3, 12))
+    with transaction(engine) as conn:
+        assert q.parts_of(conn, [key]) == {}
+    upgrade(engine)
+    with transaction(engine) as conn:
+        assert q.parts_of(conn, [key]) == {key: {1: "SUBMITTED"}}
+        assert (
+            conn.exec_driver_sql("SELECT submitted_at FROM message_parts").scalar()
+            == "2026-11-03 12:00:01.250000"
+        )
+    engine.dispose()
