@@ -49,12 +49,6 @@ PARTS_PARTITIONED = {"message_parts": "message_created_at"}
 Key = tuple[str, datetime]  # (message_id, created_at)
 _KEY = (messages.c.message_id, messages.c.created_at)
 _WAITING = ("SCHEDULED", "QUEUED")
-_CHUNK = 450
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _free(now: datetime) -> Any:
@@ -392,8 +386,8 @@ def lease_callbacks(
 
 
 def delete_callbacks(conn: Connection, event_ids: Sequence[str]) -> None:
-    for chunk in _chunks(list(event_ids)):
-        conn.execute(delete(outbox).where(outbox.c.event_id.in_(chunk)))
+    for where in bulk.values_in(conn, outbox.c.event_id, event_ids):
+        conn.execute(delete(outbox).where(where))
 
 
 def update_callback(conn: Connection, event_id: str, values: dict[str, Any]) -> None:

@@ -387,11 +387,13 @@ def cancel_messages(
     """Cancel those of `keys` still in `statuses` and not leased; returns them."""
     statuses = list(statuses)
     cancelled: list[Row[Any]] = []
-    for chunk in _chunks(list(keys), 450):
+    for where in bulk.pairs_in(
+        conn, (messages.c.message_id, messages.c.created_at), keys
+    ):
         result = conn.execute(
             update(messages)
             .where(
-                tuple_(messages.c.message_id, messages.c.created_at).in_(list(chunk)),
+                where,
                 messages.c.status.in_(statuses),
                 (messages.c.lease_until.is_(None)) | (messages.c.lease_until < now),
             )

@@ -7,9 +7,10 @@ import re
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, select, text, tuple_
+from sqlalchemy import Connection, Table, delete, func, select, text
 
 from soapsms.domain.ids import new_id
+from soapsms.store import bulk
 from soapsms.store.models import (
     Batch,
     CallbackEvent,
@@ -34,7 +35,6 @@ rate_events = cast(Table, RateEvent.__table__)
 # Dropped together: a month of messages with its history and parts.
 PARTITIONED = ("messages", "status_history", "message_parts")
 _MONTH = re.compile(r"_(\d{4})_(\d{2})$")
-_CHUNK = 450
 
 
 def floor_id(before: datetime) -> str:
@@ -111,25 +111,18 @@ def old_message_keys(
 
 def delete_messages(conn: Connection, keys: list[tuple[str, datetime]]) -> int:
     """Messages and everything kept per message: history, parts, callbacks."""
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        ids = [k[0] for k in chunk]
-        conn.execute(
-            delete(history).where(
-                tuple_(history.c.message_id, history.c.message_created_at).in_(chunk)
-            )
-        )
-        conn.execute(
-            delete(parts).where(
-                tuple_(parts.c.message_id, parts.c.message_created_at).in_(chunk)
-            )
-        )
-        conn.execute(delete(outbox).where(outbox.c.message_id.in_(ids)))
-        conn.execute(
-            delete(messages).where(
-                tuple_(messages.c.message_id, messages.c.created_at).in_(chunk)
-            )
-        )
+    for table, columns in (
+        (history, (history.c.message_id, history.c.message_created_at)),
+        (parts, (parts.c.message_id, parts.c.message_created_at)),
+    ):
+        for where in bulk.pairs_in(conn, columns, keys):
+            conn.execute(delete(table).where(where))
+    for where in bulk.values_in(conn, outbox.c.message_id, [k[0] for k in keys]):
+        conn.execute(delete(outbox).where(where))
+    for where in bulk.pairs_in(
+        conn, (messages.c.message_id, messages.c.created_at), keys
+    ):
+        conn.execute(delete(messages).where(where))
     return len(keys)
 
 
