@@ -111,10 +111,18 @@ def record_receipts(rt: Runtime, items: Sequence[ReceiptIn]) -> None:
 
 
 def match_waiting(
-    conn: Connection, changes: Changes, connector: str, carrier_ids: Sequence[str]
+    conn: Connection, changes: Changes, carrier_ids: dict[str, list[str]]
 ) -> int:
-    """Apply the receipts that arrived before these carrier ids were recorded."""
-    waiting = q.unmatched_receipts(conn, connector, carrier_ids)
+    """Apply the receipts that arrived before these carrier ids (by connector)
+    were recorded, in arrival order; how many."""
+    waiting = sorted(
+        (
+            r
+            for connector, ids in carrier_ids.items()
+            for r in q.unmatched_receipts(conn, connector, ids)
+        ),
+        key=lambda r: r.id,
+    )
     _Batch(conn, changes).apply(
         [
             (r.id, r.stat, r.err, r.error_code, r.connector, r.carrier_id)
@@ -128,12 +136,9 @@ def match_waiting(
 def match_recorded(rt: Runtime, recorded: dict[str, list[str]]) -> int:
     """Apply the receipts that overtook the submissions just recorded
     (`record_submissions`' answer); how many."""
-    now = rt.now()
-    matched = 0
     with transaction(rt.engine, write=True) as conn:
-        changes = Changes(now)
-        for connector, carrier_ids in recorded.items():
-            matched += match_waiting(conn, changes, connector, carrier_ids)
+        changes = Changes(rt.now())
+        matched = match_waiting(conn, changes, recorded)
         changes.flush(conn)
     return matched
 
@@ -160,8 +165,7 @@ def rematch_recent(rt: Runtime, window: timedelta = timedelta(days=1)) -> int:
         by_connector: dict[str, list[str]] = {}
         for row in rows:
             by_connector.setdefault(row.connector, []).append(row.carrier_id)
-        for connector, carrier_ids in by_connector.items():
-            match_waiting(conn, changes, connector, carrier_ids)
+        match_waiting(conn, changes, by_connector)
         matched = len(changes.history)
         changes.flush(conn)
     return matched
