@@ -13,6 +13,7 @@ business rule.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,6 +31,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Dialect
+
+from soapsms.store import driver
 
 _CHUNK = 450  # SQLite's limit on a statement's parameters is 999 (older builds)
 # Fewer rows than this go as one INSERT each: COPY's own round trips (start,
@@ -136,24 +140,19 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     """
     if not rows:
         return
-    columns = list(rows[0])
-    dialect = conn.dialect
-    converters = []
-    for name in columns:
-        # The dialect's own type: a generic DateTime has no processor, and
-        # sqlite3's default adapter writes "12:00:00" where SQLAlchemy writes
-        # and compares "12:00:00.000000".
-        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        converters.append(_memoized(processor) if processor else None)
+    columns = tuple(rows[0])
+    processors, sql = _insert_plan(table, columns, conn.dialect)
+    if len(rows) > 1:
+        processors = tuple(_memoized(p) if p else None for p in processors)
     params = [
         tuple(
             convert(row[name]) if convert else row[name]
-            for name, convert in zip(columns, converters, strict=True)
+            for name, convert in zip(columns, processors, strict=True)
         )
         for row in rows
     ]
-    listed = ", ".join(columns)
     if _is_postgres(conn) and len(params) >= COPY_FROM:
+        listed = ", ".join(columns)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             with cursor.copy(f"COPY {table.name} ({listed}) FROM STDIN") as copy:
@@ -162,12 +161,31 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         finally:
             cursor.close()
         return
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({listed}) "
-        f"VALUES ({', '.join([marker] * len(columns))})",
-        params,
+    if len(params) == 1:
+        driver.rows(conn, sql, params[0])
+    else:
+        driver.many(conn, sql, params)
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_plan(
+    table: Table, columns: tuple[str, ...], dialect: Dialect
+) -> tuple[tuple[Any, ...], str]:
+    """Each column's value converter and the INSERT's text, worked out once:
+    looking the converters up cost more than a one-row insert itself."""
+    processors = tuple(
+        # The dialect's own type: a generic DateTime has no processor, and
+        # sqlite3's default adapter writes "12:00:00" where SQLAlchemy writes
+        # and compares "12:00:00.000000".
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
     )
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    return processors, sql
 
 
 def insert_with(
@@ -176,21 +194,37 @@ def insert_with(
     first: dict[str, Any],
     table: Table,
     rows: Sequence[dict[str, Any]],
-) -> None:
+    *,
+    only_if: str | None = None,
+    condition_params: dict[str, Any] | None = None,
+) -> bool:
     """PostgreSQL: one row into `first_table` and `rows` into `table`, in one
-    statement. A constraint that either insert breaks fails the statement."""
+    statement. A constraint that either insert breaks fails the statement.
+
+    With `only_if` (an SQL condition, its parameters in `condition_params`),
+    nothing is inserted unless it holds, all in the same statement; returns
+    whether it held.
+    """
     head = list(first)
     names = list(rows[0])
     params = {f"f_{name}": first[name] for name in head}
     params.update({name: [row[name] for row in rows] for name in names})
-    conn.execute(
-        text(
-            f"WITH f AS (INSERT INTO {first_table.name} ({', '.join(head)}) "
-            f"VALUES ({', '.join(f':f_{name}' for name in head)})) "
-            f"INSERT INTO {table.name} ({', '.join(names)}) "
-            f"SELECT * FROM {_unnest(conn, table, names)}"
-        ),
-        params,
+    params.update(condition_params or {})
+    values = ", ".join(
+        f"CAST(:f_{name} AS {_type_name(conn, first_table.c[name])})" for name in head
+    )
+    return bool(
+        conn.execute(
+            text(
+                f"WITH ok AS (SELECT ({only_if or 'true'}) AS ok), "
+                f"f AS (INSERT INTO {first_table.name} ({', '.join(head)}) "
+                f"SELECT {values} FROM ok WHERE ok.ok), "
+                f"m AS (INSERT INTO {table.name} ({', '.join(names)}) "
+                f"SELECT v.* FROM {_unnest(conn, table, names)}, ok WHERE ok.ok) "
+                "SELECT ok FROM ok"
+            ),
+            params,
+        ).scalar()
     )
 
 

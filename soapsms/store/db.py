@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from soapsms.errors import Unavailable
+from soapsms.store import driver
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,8 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    if conn.get_execution_options().get(_WRITE):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    else:
-        conn.exec_driver_sql("BEGIN")
+    write = conn.get_execution_options().get(_WRITE)
+    driver.rows(conn, "BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 class _WriterQueue:
@@ -146,18 +145,11 @@ def _writer_turn(engine: Engine, write: bool) -> Iterator[None]:
 
 
 @contextmanager
-def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
-    """One transaction; committed on success, rolled back on any error.
-
-    Store failures (cannot connect, lost connection, lock timeout) surface as
-    errors.Unavailable so that callers can tell "retry later" from a bug.
-    """
+def _unavailable_on_failure() -> Iterator[None]:
+    """Store failures (cannot connect, lost connection, lock timeout) surface
+    as errors.Unavailable so that callers can tell "retry later" from a bug."""
     try:
-        with _writer_turn(engine, write), engine.connect() as conn:
-            if write:
-                conn = conn.execution_options(**{_WRITE: True})
-            with conn.begin():
-                yield conn
+        yield
     except OperationalError as exc:
         logger.warning("store unavailable: %s", exc.orig)
         raise Unavailable("the message store is unavailable; retry later") from exc
@@ -166,3 +158,29 @@ def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
             logger.warning("store connection lost: %s", exc.orig)
             raise Unavailable("the message store is unavailable; retry later") from exc
         raise
+
+
+@contextmanager
+def single_statement(engine: Engine) -> Iterator[Connection]:
+    """A connection whose each statement is a transaction of its own
+    (autocommit): a write done in one statement then costs one round trip,
+    where BEGIN and COMMIT would cost one each. PostgreSQL only (SQLite
+    writers must say BEGIN IMMEDIATE, see `transaction`)."""
+    if is_sqlite(engine):
+        raise ValueError("single_statement is for PostgreSQL")
+    with _unavailable_on_failure(), engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """One transaction; committed on success, rolled back on any error, and
+    store failures raised as errors.Unavailable."""
+    with _unavailable_on_failure():
+        # The connection is taken before the writer's turn and given back
+        # after it: the turn is the one thing writers wait for.
+        with engine.connect() as conn, _writer_turn(engine, write):
+            if write:
+                conn = conn.execution_options(**{_WRITE: True})
+            with conn.begin():
+                yield conn

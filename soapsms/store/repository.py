@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from soapsms.store import bulk
+from soapsms.store import bulk, driver
 from soapsms.store.models import (
     Account,
     Batch,
@@ -91,6 +91,14 @@ _VERSION_AND_BLOCKED = text(
     "FROM accounts a WHERE a.account_id = :account"
 )
 
+# One statement text for any number of recipients: they travel as a JSON array.
+_SQLITE_VERSION_AND_BLOCKED = (
+    "SELECT a.version, (SELECT json_group_array(b.number) FROM blocked_numbers b "
+    "WHERE b.account_id = a.account_id "
+    "AND b.number IN (SELECT value FROM json_each(?2))) "
+    "FROM accounts a WHERE a.account_id = ?1"
+)
+
 
 def version_and_blocked(
     conn: Connection, account_id: str, numbers: Sequence[str]
@@ -102,8 +110,12 @@ def version_and_blocked(
             _VERSION_AND_BLOCKED, {"account": account_id, "numbers": list(numbers)}
         ).first()
         return (None, set()) if row is None else (row.version, set(row.blocked))
-    version = account_version(conn, account_id)
-    return version, blocked_among(conn, account_id, numbers) if numbers else set()
+    # On the driver's own cursor (store/driver.py): SQLAlchemy's compilation
+    # of an expanding IN list cost more than the lookups on every send.
+    found = driver.rows(
+        conn, _SQLITE_VERSION_AND_BLOCKED, (account_id, json.dumps(list(numbers)))
+    )
+    return (found[0][0], set(json.loads(found[0][1]))) if found else (None, set())
 
 
 def list_accounts(conn: Connection) -> list[Row[Any]]:
@@ -238,7 +250,6 @@ _BATCH_BY_REFERENCE = select(batches).where(
     batches.c.account_id == bindparam("account_id"),
     batches.c.client_reference == bindparam("reference"),
 )
-_INSERT_BATCH = insert(batches)
 
 
 def find_batch_by_reference(
@@ -258,7 +269,7 @@ def get_batch(conn: Connection, account_id: str, batch_id: str) -> Row[Any] | No
 
 
 def insert_batch(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(_INSERT_BATCH, values)
+    bulk.insert_rows(conn, batches, [values])
 
 
 def _status_columns() -> list[Any]:
@@ -277,11 +288,48 @@ def insert_batch_and_messages(
 ) -> None:
     """A batch and its messages; on PostgreSQL a small send in one statement
     (one round trip), a large one with its messages COPYed."""
-    if conn.dialect.name == "postgresql" and len(rows) < bulk.COPY_FROM:
+    if conn.dialect.name == "postgresql" and len(rows) < AT_ONCE_UP_TO:
         bulk.insert_with(conn, batches, batch, messages, rows)
         return
     insert_batch(conn, batch)
     insert_messages(conn, rows)
+
+
+# Sends with fewer messages go in one statement with their batch; larger
+# ones COPY their messages.
+AT_ONCE_UP_TO = bulk.COPY_FROM
+
+_UNCHANGED_AND_UNBLOCKED = (
+    "EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = :c_account "
+    "AND a.version = :c_version) AND NOT EXISTS (SELECT 1 FROM blocked_numbers b "
+    "WHERE b.account_id = :c_account "
+    "AND b.number = ANY(CAST(:c_numbers AS varchar[])))"
+)
+
+
+def insert_send_if_current(
+    conn: Connection,
+    version: int,
+    batch: dict[str, Any],
+    rows: list[dict[str, Any]],
+) -> bool:
+    """PostgreSQL: a batch and its messages in one statement, inserted only if
+    the account is still at `version` and blocks none of the recipients.
+    False when nothing was inserted for that reason. Run in autocommit, it is
+    a whole send in one round trip."""
+    return bulk.insert_with(
+        conn,
+        batches,
+        batch,
+        messages,
+        rows,
+        only_if=_UNCHANGED_AND_UNBLOCKED,
+        condition_params={
+            "c_account": batch["account_id"],
+            "c_version": version,
+            "c_numbers": [row["recipient"] for row in rows],
+        },
+    )
 
 
 def messages_of_batch(

@@ -1,0 +1,60 @@
+"""Statements run on the database driver's own cursor, for the few that
+every SendMessage runs while it holds SQLite's one write lock.
+
+SQLAlchemy's per-statement work (events, result set-up, error wrapping)
+costs several times what SQLite needs for a one-row insert, and on SQLite
+that time is spent holding the lock every writer of the store waits for.
+Errors are raised as SQLAlchemy's own classes (IntegrityError,
+OperationalError, ...), so callers and `db.transaction` treat them alike.
+On PostgreSQL the statements go through `exec_driver_sql`, which also tells
+the pool about lost connections.
+
+Statement text is the driver's: `?` placeholders on SQLite, `%s` on
+PostgreSQL (see `marker`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+
+def marker(conn: Connection) -> str:
+    """The driver's positional placeholder."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _sqlite(conn: Connection) -> sqlite3.Connection | None:
+    if conn.dialect.name != "sqlite":
+        return None
+    return conn.connection.driver_connection
+
+
+def rows(
+    conn: Connection, sql: str, params: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Run one statement; the rows it returns (none for a write)."""
+    driver = _sqlite(conn)
+    if driver is None:
+        result = conn.exec_driver_sql(sql, tuple(params))
+        return [tuple(r) for r in result] if result.returns_rows else []
+    try:
+        return driver.execute(sql, params).fetchall()
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+
+
+def many(conn: Connection, sql: str, params: Sequence[Sequence[Any]]) -> None:
+    """Run one write statement for each parameter tuple."""
+    driver = _sqlite(conn)
+    if driver is None:
+        conn.exec_driver_sql(sql, list(params))
+        return
+    try:
+        driver.executemany(sql, params)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
