@@ -29,7 +29,7 @@ from soapsms.errors import (
     ValidationError,
 )
 from soapsms.store import repository
-from soapsms.store.db import transaction
+from soapsms.store.db import is_sqlite, single_statement, transaction
 from soapsms.usecases.results import (
     AccountView,
     MessageReceipt,
@@ -273,7 +273,15 @@ def submit_message(
     """
     checked = _check(rt, account, request)
     reference = request.client_reference
+    # Worked out before the write turn, which every writer of the store waits
+    # for, on the guess that the account blocks none of the recipients (its
+    # block list is read in the turn; the work is redone when it does).
+    guess = _prepare(rt, account, checked, set())
+    planned = _plan(rt, account, guess, reference)
     try:
+        if _stored_at_once(rt, account, guess, planned):
+            _accepted(rt, account, guess, planned.result)
+            return planned.result
         with transaction(rt.engine, write=True) as conn:
             blocked = _confirm(conn, account, checked)
             if reference is not None:
@@ -284,12 +292,15 @@ def submit_message(
                 )
                 if batch is not None:
                     return _replay(rt, conn, account, batch, checked, blocked)
-            prepared = _prepare(rt, account, checked, blocked)
+            prepared, plan = guess, planned
+            if blocked:
+                prepared = _prepare(rt, account, checked, blocked)
+                plan = _plan(rt, account, prepared, reference)
             if not prepared.accepted:
                 raise InvalidRecipient(
                     "none of the recipients is a valid, sendable number"
                 )
-            result = _store(conn, rt, account, prepared, reference)
+            _store(conn, account, prepared, plan)
     except IntegrityError:
         # A concurrent request with the same ClientReference committed first.
         if reference is None:
@@ -302,8 +313,29 @@ def submit_message(
             if batch is None:
                 raise
             return _replay(rt, conn, account, batch, checked, blocked)
-    _accepted(rt, account, prepared, result)
-    return result
+    _accepted(rt, account, prepared, plan.result)
+    return plan.result
+
+
+def _stored_at_once(
+    rt: Runtime, account: AccountView, guess: _Prepared, plan: _Plan
+) -> bool:
+    """On PostgreSQL, a send that needs no account row lock is stored in one
+    statement, one round trip: inserted only while the account is unchanged
+    and blocks none of the recipients. False when that did not hold (or does
+    not apply): the full transaction then works out why."""
+    if (
+        is_sqlite(rt.engine)
+        or not guess.accepted
+        or account.rate_limit_per_minute is not None
+        or account.credits is not None
+        or len(plan.rows) >= repository.AT_ONCE_UP_TO
+    ):
+        return False
+    with single_statement(rt.engine) as conn:
+        return repository.insert_send_if_current(
+            conn, account.version, plan.batch, plan.rows
+        )
 
 
 def _confirm(conn: Connection, account: AccountView, checked: _Checked) -> set[str]:
@@ -316,13 +348,21 @@ def _confirm(conn: Connection, account: AccountView, checked: _Checked) -> set[s
     return blocked
 
 
-def _store(
-    conn: Connection,
+@dataclass(frozen=True)
+class _Plan:
+    """The rows a send will insert and the answer it will give."""
+
+    batch: dict[str, Any]
+    rows: list[dict[str, Any]]
+    result: SendResult
+
+
+def _plan(
     rt: Runtime,
     account: AccountView,
     prepared: _Prepared,
     reference: str | None,
-) -> SendResult:
+) -> _Plan:
     count = len(prepared.accepted)
     created_at, ids = new_ids(count + 1, rt.now())
     batch_id, message_ids = ids[0], ids[1:]
@@ -369,6 +409,21 @@ def _store(
         ),
         "created_at": created_at,
     }
+    receipts = [
+        MessageReceipt(
+            m["message_id"], m["recipient"], initial, prepared.parts, prepared.encoding
+        )
+        for m in rows
+    ]
+    result = SendResult(batch_id, reference, receipts, list(prepared.rejected))
+    return _Plan(batch, rows, result)
+
+
+def _store(
+    conn: Connection, account: AccountView, prepared: _Prepared, plan: _Plan
+) -> None:
+    batch, rows = plan.batch, plan.rows
+    count, created_at = len(rows), batch["created_at"]
     limited = account.rate_limit_per_minute is not None or account.credits is not None
     if limited:
         # The batch first: a concurrent send with the same ClientReference
@@ -407,13 +462,6 @@ def _store(
         # One statement on PostgreSQL; a concurrent send with the same
         # ClientReference fails here, on the batches' unique key.
         repository.insert_batch_and_messages(conn, batch, rows)
-    receipts = [
-        MessageReceipt(
-            m["message_id"], m["recipient"], initial, prepared.parts, prepared.encoding
-        )
-        for m in rows
-    ]
-    return SendResult(batch_id, reference, receipts, list(prepared.rejected))
 
 
 def _accepted(
