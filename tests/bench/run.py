@@ -64,6 +64,8 @@ def _throughput(
     return pair, [
         f"{name}: (a) soapsms runs: {throughput.describe(pair.gateway)}",
         f"{name}: (a) echo runs:    {throughput.describe(pair.echo)}",
+        f"{name}: (a) CPU a request, soapsms: {throughput.cpu_per_request(pair.gateway)}",
+        f"{name}: (a) CPU a request, echo:    {throughput.cpu_per_request(pair.echo)}",
         f"{name}: (a) {answered:,} SendMessage answered in measured runs, "
         f"{stored:,} messages stored with warm-ups; {errors} errors",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cpu
 import envelopes
 import load
 from servers import Server
@@ -16,10 +17,13 @@ RECIPIENT = "+17036069996"
 
 @dataclass(frozen=True)
 class Run:
-    """One wrk run, and the busiest worker's share of the workers' CPU time."""
+    """One wrk run, the busiest worker's share of the workers' CPU time, and
+    the CPU time a request cost: the workers', PostgreSQL's, the machine's."""
 
     load: load.Load
     busiest_share: float
+    workers_ms: float
+    spent: cpu.Spent
 
 
 @dataclass(frozen=True)
@@ -32,12 +36,14 @@ class Paired:
 
 def _run(server: Server, seconds: float, workdir: Path) -> Run:
     body = envelopes.send_message([RECIPIENT])
-    before = server.worker_cpu()
+    before, machine = server.worker_cpu(), cpu.snapshot()
     result = load.run(server.url + "/soap", body, "SendMessage", seconds, workdir)
-    after = server.worker_cpu()
+    after, machine_after = server.worker_cpu(), cpu.snapshot()
     used = [after[p] - before.get(p, 0.0) for p in after]
     share = max(used) / sum(used) if used and sum(used) > 0 else 1.0
-    return Run(result, share)
+    workers_ms = 1000.0 * sum(used) / max(result.requests, 1)
+    spent = cpu.spent(machine, machine_after, result.requests)
+    return Run(result, share, workers_ms, spent)
 
 
 def paired(gateway: Server, echo: Server, seconds: float, workdir: Path) -> Paired:
@@ -57,4 +63,17 @@ def describe(runs: list[Run]) -> str:
         f"{r.load.requests_per_second:.0f}/s p99 {r.load.p99_ms:.0f} ms "
         f"(busiest worker {r.busiest_share:.0%})"
         for r in runs
+    )
+
+
+def cpu_per_request(runs: list[Run]) -> str:
+    """Median CPU milliseconds a request cost, by whom, for the notes."""
+    def median(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2]
+
+    return (
+        f"workers {median([r.workers_ms for r in runs]):.2f} ms, "
+        f"PostgreSQL {median([r.spent.postgres_ms for r in runs]):.2f} ms, "
+        f"whole machine {median([r.spent.machine_ms for r in runs]):.2f} ms "
+        f"(busy {median([r.spent.busy_share for r in runs]):.0%})"
     )

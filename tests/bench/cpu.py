@@ -1,0 +1,64 @@
+"""Where the machine's CPU went during a run: the whole machine, and the
+PostgreSQL server's processes (which share the cores with the gateway)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    busy: float  # CPU seconds the machine spent not idle, all cores
+    total: float  # CPU seconds that passed, all cores
+    postgres: float  # CPU seconds of every `postgres` process so far
+
+
+def _machine() -> tuple[float, float]:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return (total - idle) / _TICKS, total / _TICKS
+
+
+def _postgres() -> float:
+    seconds = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone, or not ours to read
+        name, _, rest = text.partition(") ")
+        if name.endswith("(postgres"):
+            values = rest.split()
+            seconds += (int(values[11]) + int(values[12])) / _TICKS
+    return seconds
+
+
+def snapshot() -> Snapshot:
+    busy, total = _machine()
+    return Snapshot(busy, total, _postgres())
+
+
+@dataclass(frozen=True)
+class Spent:
+    """CPU milliseconds per request over one run, and how busy the machine was."""
+
+    machine_ms: float
+    postgres_ms: float
+    busy_share: float
+
+
+def spent(before: Snapshot, after: Snapshot, requests: int) -> Spent:
+    per = 1000.0 / max(requests, 1)
+    total = after.total - before.total
+    return Spent(
+        (after.busy - before.busy) * per,
+        (after.postgres - before.postgres) * per,
+        (after.busy - before.busy) / total if total > 0 else 0.0,
+    )
