@@ -14,6 +14,7 @@ business rule.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -205,27 +206,58 @@ def insert_with(
     nothing is inserted unless it holds, all in the same statement; returns
     whether it held.
     """
-    head = list(first)
-    names = list(rows[0])
+    head, names = tuple(first), tuple(rows[0])
     params = {f"f_{name}": first[name] for name in head}
-    params.update({name: [row[name] for row in rows] for name in names})
+    if len(rows) == 1:
+        params.update({f"r_{name}": rows[0][name] for name in names})
+    else:
+        params.update({f"r_{name}": [row[name] for row in rows] for name in names})
     params.update(condition_params or {})
-    values = ", ".join(
-        f"CAST(:f_{name} AS {_type_name(conn, first_table.c[name])})" for name in head
+    sql = _insert_with_sql(
+        first_table, head, table, names, len(rows) == 1, only_if, conn.dialect
     )
-    return bool(
-        conn.execute(
-            text(
-                f"WITH ok AS (SELECT ({only_if or 'true'}) AS ok), "
-                f"f AS (INSERT INTO {first_table.name} ({', '.join(head)}) "
-                f"SELECT {values} FROM ok WHERE ok.ok), "
-                f"m AS (INSERT INTO {table.name} ({', '.join(names)}) "
-                f"SELECT v.* FROM {_unnest(conn, table, names)}, ok WHERE ok.ok) "
-                "SELECT ok FROM ok"
-            ),
-            params,
-        ).scalar()
+    return bool(conn.exec_driver_sql(sql, params).scalar())
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_with_sql(
+    first_table: Table,
+    head: tuple[str, ...],
+    table: Table,
+    names: tuple[str, ...],
+    one_row: bool,
+    only_if: str | None,
+    dialect: Dialect,
+) -> str:
+    """insert_with's statement in psycopg's own placeholders, built once: a
+    SQLAlchemy text() of it was parsed anew on every send. One row travels as
+    plain values, several as one array per column."""
+
+    def cast(name: str, column: Column[Any], suffix: str = "") -> str:
+        return f"CAST(%({name})s AS {column.type.compile(dialect=dialect)}{suffix})"
+
+    firsts = ", ".join(cast(f"f_{n}", first_table.c[n]) for n in head)
+    if one_row:
+        source = f"SELECT {', '.join(cast(f'r_{n}', table.c[n]) for n in names)} "
+        source += "FROM ok WHERE ok.ok"
+    else:
+        arrays = ", ".join(cast(f"r_{n}", table.c[n], "[]") for n in names)
+        source = (
+            f"SELECT v.* FROM unnest({arrays}) AS v({', '.join(names)}), ok "
+            "WHERE ok.ok"
+        )
+    return (
+        f"WITH ok AS (SELECT ({_pyformat(only_if or 'true')}) AS ok), "
+        f"f AS (INSERT INTO {first_table.name} ({', '.join(head)}) "
+        f"SELECT {firsts} FROM ok WHERE ok.ok), "
+        f"m AS (INSERT INTO {table.name} ({', '.join(names)}) {source}) "
+        "SELECT ok FROM ok"
     )
+
+
+def _pyformat(condition: str) -> str:
+    """`:name` parameters written as psycopg's `%(name)s`."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", condition)
 
 
 def insert_new_returning(
