@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -28,7 +29,7 @@ from soapsms.errors import (
     TooManyRecipients,
     ValidationError,
 )
-from soapsms.store import repository
+from soapsms.store import group_commit, repository
 from soapsms.store.db import is_sqlite, single_statement, transaction
 from soapsms.usecases.results import (
     AccountView,
@@ -268,8 +269,9 @@ def submit_message(
 
     One transaction: the account's version, the ClientReference lookup, the
     block list, the rate limit, credits and the inserts (a transaction costs
-    round trips and, on SQLite, a turn at the write lock). StaleAccount when
-    the account changed since `account` was read or cached.
+    round trips and, on SQLite, a turn at the write lock, which it may share
+    with other sends: store/group_commit.py). StaleAccount when the account
+    changed since `account` was read or cached.
     """
     checked = _check(rt, account, request)
     reference = request.client_reference
@@ -282,25 +284,9 @@ def submit_message(
         if _stored_at_once(rt, account, guess, planned):
             _accepted(rt, account, guess, planned.result)
             return planned.result
-        with transaction(rt.engine, write=True) as conn:
-            blocked = _confirm(conn, account, checked)
-            if reference is not None:
-                # Before the limits: a retry after a timeout must get the
-                # stored answer, never a rate-limit or credit fault.
-                batch = repository.find_batch_by_reference(
-                    conn, account.account_id, reference
-                )
-                if batch is not None:
-                    return _replay(rt, conn, account, batch, checked, blocked)
-            prepared, plan = guess, planned
-            if blocked:
-                prepared = _prepare(rt, account, checked, blocked)
-                plan = _plan(rt, account, prepared, reference)
-            if not prepared.accepted:
-                raise InvalidRecipient(
-                    "none of the recipients is a valid, sendable number"
-                )
-            _store(conn, account, prepared, plan)
+        result, prepared = group_commit.write(
+            rt.engine, functools.partial(_write, rt, account, checked, guess, planned)
+        )
     except IntegrityError:
         # A concurrent request with the same ClientReference committed first.
         if reference is None:
@@ -313,8 +299,39 @@ def submit_message(
             if batch is None:
                 raise
             return _replay(rt, conn, account, batch, checked, blocked)
-    _accepted(rt, account, prepared, plan.result)
-    return plan.result
+    if prepared is not None:
+        _accepted(rt, account, prepared, result)
+    return result
+
+
+def _write(
+    rt: Runtime,
+    account: AccountView,
+    checked: _Checked,
+    guess: _Prepared,
+    planned: _Plan,
+    conn: Connection,
+) -> tuple[SendResult, _Prepared | None]:
+    """The send's transaction: its answer, and what was stored (None for a
+    replay, which stores nothing)."""
+    blocked = _confirm(conn, account, checked)
+    reference = planned.result.client_reference
+    if reference is not None:
+        # Before the limits: a retry after a timeout must get the stored
+        # answer, never a rate-limit or credit fault.
+        batch = repository.find_batch_by_reference(
+            conn, account.account_id, reference
+        )
+        if batch is not None:
+            return _replay(rt, conn, account, batch, checked, blocked), None
+    prepared, plan = guess, planned
+    if blocked:
+        prepared = _prepare(rt, account, checked, blocked)
+        plan = _plan(rt, account, prepared, reference)
+    if not prepared.accepted:
+        raise InvalidRecipient("none of the recipients is a valid, sendable number")
+    _store(conn, account, prepared, plan)
+    return plan.result, prepared
 
 
 def _stored_at_once(
