@@ -27,7 +27,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    text,
     tuple_,
     update,
 )
@@ -87,13 +86,11 @@ def values_in(
         yield column.in_(ordered[start : start + _CHUNK])
 
 
-def _type_name(conn: Connection, column: Column[Any]) -> str:
-    return str(column.type.compile(dialect=conn.dialect))
-
-
-def _unnest(conn: Connection, table: Table, names: Sequence[str]) -> str:
+def _unnest(table: Table, names: Sequence[str], dialect: Dialect) -> str:
+    """One array parameter per column, as rows v(names); psycopg placeholders."""
     arrays = ", ".join(
-        f"CAST(:{name} AS {_type_name(conn, table.c[name])}[])" for name in names
+        f"CAST(%({name})s AS {table.c[name].type.compile(dialect=dialect)}[])"
+        for name in names
     )
     return f"unnest({arrays}) AS v({', '.join(names)})"
 
@@ -111,13 +108,8 @@ def update_rows(
     names = list(rows[0])
     changed = [n for n in names if n not in keys]
     if _is_postgres(conn):
-        sets = ", ".join(f"{n} = v.{n}" for n in changed)
-        match = " AND ".join(f"t.{k} = v.{k}" for k in keys)
-        conn.execute(
-            text(
-                f"UPDATE {table.name} AS t SET {sets} "
-                f"FROM {_unnest(conn, table, names)} WHERE {match}"
-            ),
+        conn.exec_driver_sql(
+            _update_sql(table, tuple(keys), tuple(names), conn.dialect),
             {name: [row[name] for row in rows] for name in names},
         )
         return
@@ -129,6 +121,19 @@ def update_rows(
             {f"k_{k}": row[k] for k in keys} | {f"v_{n}": row[n] for n in changed}
             for row in rows
         ],
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _update_sql(
+    table: Table, keys: tuple[str, ...], names: tuple[str, ...], dialect: Dialect
+) -> str:
+    # Built once: a SQLAlchemy text() of it was parsed anew on every batch.
+    sets = ", ".join(f"{n} = v.{n}" for n in names if n not in keys)
+    match = " AND ".join(f"t.{k} = v.{k}" for k in keys)
+    return (
+        f"UPDATE {table.name} AS t SET {sets} "
+        f"FROM {_unnest(table, names, dialect)} WHERE {match}"
     )
 
 
@@ -272,17 +277,30 @@ def insert_new_returning(
     SQLAlchemy's insert ... on_conflict_do_nothing)."""
     if not rows:
         return []
-    names = list(rows[0])
+    names = tuple(rows[0])
     return list(
-        conn.execute(
-            text(
-                f"INSERT INTO {table.name} ({', '.join(names)}) "
-                f"SELECT * FROM {_unnest(conn, table, names)} "
-                f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
-                f"RETURNING {', '.join(returning)}"
+        conn.exec_driver_sql(
+            _insert_new_sql(
+                table, names, tuple(unique), tuple(returning), conn.dialect
             ),
             {name: [row[name] for row in rows] for name in names},
         )
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_new_sql(
+    table: Table,
+    names: tuple[str, ...],
+    unique: tuple[str, ...],
+    returning: tuple[str, ...],
+    dialect: Dialect,
+) -> str:
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"SELECT * FROM {_unnest(table, names, dialect)} "
+        f"ON CONFLICT ({', '.join(unique)}) DO NOTHING "
+        f"RETURNING {', '.join(returning)}"
     )
 
 
