@@ -83,6 +83,8 @@ class _Group:
             for job in jobs:
                 if job.error is None:
                     job.error = _failed_commit(exc)
+            if not isinstance(exc, Exception):
+                raise  # an interrupt or exit is the leader's to act on
         finally:
             for job in jobs:
                 job.done = True
