@@ -14,6 +14,7 @@ test: pytest never collects it.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -22,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +40,7 @@ from soapsms.store.models import Message, StatusHistory  # noqa: E402
 from soapsms.usecases import accounts, send  # noqa: E402
 from soapsms.usecases.results import SendRequest  # noqa: E402
 from soapsms.usecases.runtime import Runtime  # noqa: E402
+from tests.bench.cpu import snapshot  # noqa: E402
 from tests.bench.smpp_bench import WINDOW, through_smpplib  # noqa: E402
 from tests.smsc.npm import NpmSmsc, NpmUnavailable, install  # noqa: E402
 
@@ -110,6 +113,42 @@ def _queued(rt: Runtime) -> int:
         )
 
 
+@dataclass
+class Usage:
+    """CPU microseconds a message cost during a run, by whom."""
+
+    own: float = 0.0  # this process: the dispatcher, or smpplib's client
+    smsc: float = 0.0
+    postgres: float = 0.0
+    machine: float = 0.0
+
+
+class _Meter:
+    """CPU used between start() and stop() by this process, the SMSC's
+    process and PostgreSQL's, and the whole machine."""
+
+    def __init__(self, smsc_pid: int) -> None:
+        self.smsc_pid = smsc_pid
+
+    def _process(self) -> float:
+        fields = Path(f"/proc/{self.smsc_pid}/stat").read_text().rsplit(")", 1)[1]
+        values = fields.split()
+        return (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
+
+    def start(self) -> None:
+        self._own, self._smsc, self._all = time.process_time(), self._process(), snapshot()
+
+    def stop(self, messages: int) -> Usage:
+        after = snapshot()
+        per = 1e6 / messages
+        return Usage(
+            (time.process_time() - self._own) * per,
+            (self._process() - self._smsc) * per,
+            (after.postgres - self._all.postgres) * per,
+            (after.busy - self._all.busy) * per,
+        )
+
+
 def _last_left_queue(rt: Runtime) -> datetime:
     """When the last message left QUEUED, as the dispatcher recorded it."""
     with transaction(rt.engine) as conn:
@@ -120,8 +159,11 @@ def _last_left_queue(rt: Runtime) -> datetime:
         )
 
 
-def dispatch_rate(url: str, smsc_port: int, count: int) -> float:
-    """Messages/s from QUEUED to SUBMITTED for one dispatcher.
+def dispatch_rate(
+    url: str, smsc_port: int, count: int, meter: _Meter | None = None
+) -> tuple[float, Usage]:
+    """Messages/s from QUEUED to SUBMITTED for one dispatcher, and the CPU
+    it took.
 
     The end is the time of the last submission in the status history, so
     that the bench can look for the end only now and then: its count of
@@ -134,15 +176,18 @@ def dispatch_rate(url: str, smsc_port: int, count: int) -> float:
         dispatcher = Dispatcher(rt, callbacks=False)
         thread = threading.Thread(target=dispatcher.run, daemon=True)
         started = rt.now()
+        if meter:
+            meter.start()
         thread.start()
         deadline = time.perf_counter() + 300
         while _queued(rt) and time.perf_counter() < deadline:
             time.sleep(0.25)
+        usage = meter.stop(count) if meter else Usage()
         dispatcher.stop()
         thread.join(60)
         if _queued(rt):
             raise RuntimeError("messages were still QUEUED after 300 s")
-        return count / (_last_left_queue(rt) - started).total_seconds()
+        return count / (_last_left_queue(rt) - started).total_seconds(), usage
     finally:
         rt.close()
 
@@ -159,14 +204,22 @@ def main() -> int:
         return 2
     smsc = NpmSmsc(node, quiet=True)
     rates: dict[str, list[float]] = {"smpplib": [], "sqlite": [], "postgres": []}
+    usages: dict[str, list[Usage]] = {"smpplib": [], "sqlite": [], "postgres": []}
+    meter = _Meter(smsc.process.pid)
     try:
         through_smpplib(smsc.port, 1000)  # warm-up
         for _ in range(args.runs):
+            meter.start()
             rates["smpplib"].append(through_smpplib(smsc.port, args.messages))
+            usages["smpplib"].append(meter.stop(args.messages))
             for kind in ("sqlite", "postgres"):
                 try:
                     with store(kind) as url:
-                        rates[kind].append(dispatch_rate(url, smsc.port, args.messages))
+                        rate, usage = dispatch_rate(
+                            url, smsc.port, args.messages, meter
+                        )
+                    rates[kind].append(rate)
+                    usages[kind].append(usage)
                 except sqlalchemy.exc.OperationalError as exc:
                     print(f"{kind} skipped: {exc.orig}", file=sys.stderr)
     finally:
@@ -189,6 +242,19 @@ def main() -> int:
                 f"; >= {TARGET_PG:.0f}/s: {'met' if rate >= TARGET_PG else 'NOT met'}"
             )
         print(line)
+    print("  CPU a message, microseconds (medians): own process / SMSC / PostgreSQL / machine")
+    for kind, runs in usages.items():
+        if runs:
+            figures = [
+                statistics.median(getattr(u, f) for u in runs)
+                for f in ("own", "smsc", "postgres", "machine")
+            ]
+            who = "smpplib client" if kind == "smpplib" else f"dispatcher, {kind}"
+            print(f"    {who:<22} " + " / ".join(f"{v:5.0f}" for v in figures))
+    print(
+        f"  (2 cores give {2e6 / ceiling / TARGET_RATIO:.0f} us of machine CPU a "
+        f"message at {TARGET_RATIO:.0%} of the ceiling)"
+    )
     return 0
 
 
