@@ -67,9 +67,6 @@ def get_meta(conn: Connection, key: str) -> str | None:
 # more than running it (SQLAlchemy's construction and cache-key work).
 _ACCOUNT = select(accounts).where(accounts.c.account_id == bindparam("account_id"))
 _ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
-_VERSION = select(accounts.c.version).where(
-    accounts.c.account_id == bindparam("account_id")
-)
 
 
 def get_account(
@@ -77,11 +74,6 @@ def get_account(
 ) -> Row[Any] | None:
     query = _ACCOUNT_LOCKED if lock and conn.dialect.name == "postgresql" else _ACCOUNT
     return conn.execute(query, {"account_id": account_id}).first()
-
-
-def account_version(conn: Connection, account_id: str) -> int | None:
-    """The account's version (bumped by every change), None when it is gone."""
-    return cast(int | None, conn.scalar(_VERSION, {"account_id": account_id}))
 
 
 _VERSION_AND_BLOCKED = text(
