@@ -76,9 +76,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "workers": settings.workers,
         "worker_class": "gthread",
         # Two threads a worker: one runs while the other waits on the store.
-        # More only queue for the GIL (measured with the bench's 16
-        # connections on PostgreSQL: 4 threads ~600 req/s with p99 ~50-120
-        # ms, 2 threads ~750 req/s with p99 ~35-50 ms; 8 threads worse).
+        # More only queue for the GIL (bench (a), 16 connections: with four
+        # round trips a send, 4 threads ~600 req/s against ~750 for 2; with
+        # one, 3 threads ~4% faster than 2 in two pairs of runs, within the
+        # noise, on both stores; 8 threads worse).
         "threads": 2,
         # Each worker listens on its own SO_REUSEPORT socket and the kernel
         # spreads new connections over them. On one shared socket whichever
