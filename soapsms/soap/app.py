@@ -20,6 +20,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from soapsms.config import Settings
 from soapsms.soap import wsdl
+from soapsms.soap.direct import DirectSend
 from soapsms.soap.protocol import GatewaySoap11, GatewaySoap12
 from soapsms.soap.service import ENV_BASIC, ENV_CLIENT_IP, ENV_RUNTIME, SmsService
 from soapsms.soap.types import NS
@@ -136,6 +137,7 @@ class SoapEndpoint:
             self.application, max_content_length=self.settings.max_body_bytes
         )
         self.wsdl = wsdl.build(self.application, version)
+        self.direct = DirectSend(self.wsgi)
 
     def __call__(
         self, environ: Environ, start_response: StartResponse
@@ -178,6 +180,9 @@ class SoapEndpoint:
         environ[ENV_RUNTIME] = self.runtime
         environ[ENV_CLIENT_IP] = client_address(environ, self.settings)
         environ[ENV_BASIC] = _basic_credentials(environ)
+        answer = self.direct(body, environ, start_response)
+        if answer is not None:
+            return answer
         return self.wsgi(environ, start_response)
 
     def _read_body(self, environ: Environ) -> bytes | None:

@@ -130,6 +130,32 @@ def _recipients(message: Any) -> list[str]:
     return [x for x in message.Recipients.Recipient if x is not None]
 
 
+def send_message(ctx: Any, body_auth: Any, message: Any) -> writer.Rendered:
+    """SendMessage, for Spyne's pipeline and for soap.direct alike: `ctx` has
+    Spyne's `transport`, `body_auth` and `message` the attributes of the wire
+    types Auth and OutboundMessage."""
+    request = r.SendRequest(
+        text=message.Text or "",
+        recipients=tuple(_recipients(message)),
+        recipients_text=_text(message.RecipientsText),
+        sender=_text(message.Sender),
+        client_reference=_text(message.ClientReference),
+        scheduled_for=message.ScheduledFor,
+        validity_minutes=message.ValidityMinutes,
+        encoding=_text(message.Encoding),
+        status_callback_url=_text(message.StatusCallbackUrl),
+    )
+    # The login cached by an earlier call is confirmed by the send's own
+    # transaction: one transaction a send, not two.
+    with _call(ctx, "SendMessage", body_auth, unconfirmed=True) as (rt, account):
+        try:
+            result = send.submit_message(rt, account, request)
+        except errors.StaleAccount:
+            # Changed since that login: check it against the store, once.
+            result = send.submit_message(rt, _login(ctx, body_auth), request)
+        return writer.send_result("SendMessage", result)
+
+
 OptionalString = t.optional(Unicode)
 OptionalInt = t.optional(Integer32)
 OptionalTime = t.optional(t.DateTime)
@@ -151,27 +177,8 @@ class SmsService(ServiceBase):  # type: ignore[misc]
         _returns=t.required(t.SendMessageResult),
         _out_variable_name="SendMessageResult",
     )
-    def SendMessage(ctx: Any, Auth: Any, Message: Any) -> t.SendMessageResult:  # noqa: N802,N803
-        # The login cached by an earlier call is confirmed by the send's own
-        # transaction: one transaction a send, not two.
-        with _call(ctx, "SendMessage", Auth, unconfirmed=True) as (rt, account):
-            request = r.SendRequest(
-                text=Message.Text or "",
-                recipients=tuple(_recipients(Message)),
-                recipients_text=_text(Message.RecipientsText),
-                sender=_text(Message.Sender),
-                client_reference=_text(Message.ClientReference),
-                scheduled_for=Message.ScheduledFor,
-                validity_minutes=Message.ValidityMinutes,
-                encoding=_text(Message.Encoding),
-                status_callback_url=_text(Message.StatusCallbackUrl),
-            )
-            try:
-                result = send.submit_message(rt, account, request)
-            except errors.StaleAccount:
-                # Changed since that login: check it against the store, once.
-                result = send.submit_message(rt, _login(ctx, Auth), request)
-            return writer.send_result("SendMessage", result)
+    def SendMessage(ctx: Any, Auth: Any, Message: Any) -> Any:  # noqa: N802,N803
+        return send_message(ctx, Auth, Message)
 
     @_decorate(
         *SELECTOR_PARAMS,
