@@ -19,20 +19,21 @@ server context then accepts TLS 1.2 and 1.3 only. Prefer nginx in front
 import os
 import tempfile
 
-from soapsms.serve import MULTIPROC_ENV, child_exit  # noqa: F401 - a gunicorn hook
+from soapsms.serve import MULTIPROC_ENV, THREADS, child_exit  # noqa: F401 - a gunicorn hook
 
 bind = os.environ.get("SOAPSMS_BIND", "127.0.0.1:8000")
 
-# gthread workers: of 2 threads, one runs while the other waits on the
-# database or the network; more only queue for the GIL (soapsms.serve has the
-# figures). One worker per core, plus one, keeps every core busy (argon2
-# password checks and XML parsing are CPU work); at most 8 by default, each
-# with its own database connections (PostgreSQL allows 100 unless
+# gthread workers with soapsms serve's thread count: while one thread waits
+# on the database the others run, and on SQLite the sends of a worker's
+# threads share a commit (soapsms.serve has the figures). One worker per
+# core, plus one, keeps every core busy (argon2 password checks and XML
+# parsing are CPU work); at most 8 by default, each with its own database
+# connections (PostgreSQL allows 100 unless
 # max_connections says otherwise). SOAPSMS_WORKERS overrides it.
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 workers = int(os.environ.get("SOAPSMS_WORKERS") or min(_cores + 1, 8))
 worker_class = "gthread"
-threads = 2
+threads = THREADS
 # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads
 # new connections over them; on one shared socket whichever worker woke first
 # took them all, and keep-alive clients (nginx's upstream pool) then stayed

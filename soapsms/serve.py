@@ -69,18 +69,23 @@ def metrics_dir() -> tuple[str, bool]:
     return tempfile.mkdtemp(prefix="soapsms-metrics-"), True
 
 
+THREADS = 4
+
+
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "child_exit": child_exit,
         "bind": settings.bind,
         "workers": settings.workers,
         "worker_class": "gthread",
-        # Two threads a worker: one runs while the other waits on the store.
-        # More only queue for the GIL (bench (a), 16 connections: with four
-        # round trips a send, 4 threads ~600 req/s against ~750 for 2; with
-        # one, 3 threads ~4% faster than 2 in two pairs of runs, within the
-        # noise, on both stores; 8 threads worse).
-        "threads": 2,
+        # Four threads a worker. SQLite sends of a worker's threads share one
+        # commit (store.group_commit), so more threads mean fewer fsyncs a
+        # send: bench (a), one recipient, 16 connections, SQLite 2 threads
+        # ~1,750 req/s, 3 ~1,860, 4 ~2,050, 6 ~2,150; PostgreSQL 2 threads
+        # ~1,740, 4 ~1,850. Past 5 threads the engine's pool (db.make_engine,
+        # 5 connections) overflows, and an overflow connection is opened and
+        # closed per request: PostgreSQL 6 threads ~1,490, 8 ~1,400.
+        "threads": THREADS,
         # Each worker listens on its own SO_REUSEPORT socket and the kernel
         # spreads new connections over them. On one shared socket whichever
         # worker woke first took them all, and keep-alive clients then stayed

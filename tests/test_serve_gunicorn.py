@@ -18,6 +18,7 @@ import zeep
 from sqlalchemy import func, select
 from zeep.transports import Transport
 
+from soapsms.serve import THREADS
 from soapsms.store.db import make_engine, transaction
 from soapsms.store.models import Batch, Message
 from tests.soap_helpers import AUTH
@@ -118,3 +119,9 @@ def test_fifty_parallel_identical_sends_make_one_batch(gunicorn_url, db_url):
         assert conn.scalar(select(func.count()).select_from(Batch)) == 1
         assert conn.scalar(select(func.count()).select_from(Message)) == 2
     engine.dispose()
+
+
+def test_every_worker_thread_has_a_pooled_connection() -> None:
+    # Past the pool, a connection is opened and closed per request.
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")  # not connected
+    assert engine.pool.size() >= THREADS
