@@ -221,7 +221,7 @@ def insert_with(
     sql = _insert_with_sql(
         first_table, head, table, names, len(rows) == 1, only_if, conn.dialect
     )
-    return bool(conn.exec_driver_sql(sql, params).scalar())
+    return bool(driver.rows(conn, sql, params)[0][0])
 
 
 @functools.lru_cache(maxsize=64)

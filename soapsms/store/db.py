@@ -169,7 +169,15 @@ def single_statement(engine: Engine) -> Iterator[Connection]:
     if is_sqlite(engine):
         raise ValueError("single_statement is for PostgreSQL")
     with _unavailable_on_failure(), engine.connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        # Set on the driver's connection: SQLAlchemy's isolation_level option
+        # cost ~8% of a send's CPU, setting it and resetting it at check-in.
+        raw: Any = conn.connection.driver_connection
+        raw.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not raw.closed:
+                raw.autocommit = False
 
 
 @contextmanager
