@@ -164,10 +164,7 @@ SPYNE: list[tuple[str, str, str]] = [
     (
         "bad time",
         "1.1",
-        _send(
-            HELLO.replace("</sms:Text>", "</sms:Text>")
-            + "<sms:ScheduledFor>tomorrow</sms:ScheduledFor>"
-        ),
+        _send(HELLO + "<sms:ScheduledFor>tomorrow</sms:ScheduledFor>"),
     ),
     ("unknown element", "1.1", _send(HELLO + "<sms:Priority>1</sms:Priority>")),
     ("two operations", "1.1", _send(HELLO) + _send(HELLO)),
