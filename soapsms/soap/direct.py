@@ -67,10 +67,12 @@ def _fields(cls: Any) -> dict[str, _Field]:
     }
 
 
-# SendMessage's parameters, as SmsService declares them, read like a wire type's.
+# SendMessage's parameters (Auth, Message), read like a wire type's fields:
+# taken from SmsService's own declaration, elements of the contract's namespace.
+_REQUEST = service.SmsService.public_methods["SendMessage"].in_message
 _PARAMETERS = {
     f"{{{t.NS}}}{name}": _Field(name, kind)
-    for name, kind in (("Auth", t.Auth), ("Message", t.OutboundMessage))
+    for name, kind in _REQUEST.get_flat_type_info(_REQUEST).items()
 }
 
 
