@@ -145,7 +145,7 @@ def _writer_turn(engine: Engine, write: bool) -> Iterator[None]:
 
 
 @contextmanager
-def _unavailable_on_failure() -> Iterator[None]:
+def unavailable_on_failure() -> Iterator[None]:
     """Store failures (cannot connect, lost connection, lock timeout) surface
     as errors.Unavailable so that callers can tell "retry later" from a bug."""
     try:
@@ -168,7 +168,7 @@ def single_statement(engine: Engine) -> Iterator[Connection]:
     writers must say BEGIN IMMEDIATE, see `transaction`)."""
     if is_sqlite(engine):
         raise ValueError("single_statement is for PostgreSQL")
-    with _unavailable_on_failure(), engine.connect() as conn:
+    with unavailable_on_failure(), engine.connect() as conn:
         # Set on the driver's connection: SQLAlchemy's isolation_level option
         # cost ~8% of a send's CPU, setting it and resetting it at check-in.
         raw: Any = conn.connection.driver_connection
@@ -184,7 +184,7 @@ def single_statement(engine: Engine) -> Iterator[Connection]:
 def transaction(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
     """One transaction; committed on success, rolled back on any error, and
     store failures raised as errors.Unavailable."""
-    with _unavailable_on_failure():
+    with unavailable_on_failure():
         # The connection is taken before the writer's turn and given back
         # after it: the turn is the one thing writers wait for.
         with engine.connect() as conn, _writer_turn(engine, write):

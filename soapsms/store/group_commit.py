@@ -24,11 +24,10 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
 
 from soapsms.errors import Unavailable
 from soapsms.store import driver
-from soapsms.store.db import is_sqlite, transaction
+from soapsms.store.db import is_sqlite, transaction, unavailable_on_failure
 
 T = TypeVar("T")
 
@@ -93,14 +92,11 @@ class _Group:
 def _run_in_savepoint(conn: Connection, job: _Job[Any]) -> None:
     driver.rows(conn, "SAVEPOINT job")
     try:
-        job.result = job.work(conn)
+        with unavailable_on_failure():  # store failures as `transaction` says them
+            job.result = job.work(conn)
     except Exception as exc:  # noqa: BLE001 - handed to the job's own thread
         driver.rows(conn, "ROLLBACK TO job")
-        if isinstance(exc, OperationalError):  # as `transaction` would say it
-            job.error = Unavailable("the message store is unavailable; retry later")
-            job.error.__cause__ = exc
-        else:
-            job.error = exc
+        job.error = exc
     driver.rows(conn, "RELEASE job")
 
 
