@@ -44,45 +44,46 @@ def test_constraint_errors_are_sqlalchemy_integrity_errors(engine: Engine) -> No
         assert driver.rows(conn, "SELECT id FROM t ORDER BY id") == [(1,), (2,)]
 
 
+@pytest.fixture
+def one_connection(postgres_database: str) -> Iterator[Engine]:
+    """A PostgreSQL engine whose pool holds one connection, reused each time."""
+    engine = db.make_engine(postgres_database, pool_size=1)
+    yield engine
+    engine.dispose()
+
+
 @pytest.mark.postgres
 def test_a_dropped_postgres_connection_is_unavailable_once(
-    postgres_database: str,
+    one_connection: Engine, postgres_database: str
 ) -> None:
-    engine = db.make_engine(postgres_database, pool_size=1)
-    try:
+    engine = one_connection
+    with db.single_statement(engine) as conn:
+        (pid,) = driver.rows(conn, "SELECT pg_backend_pid()")[0]
+    admin = create_engine(db.normalize_url(postgres_database))
+    with admin.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        while other.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+            {"pid": pid},
+        ).scalar():
+            time.sleep(0.01)
+    admin.dispose()
+    with pytest.raises(Unavailable) as info:
         with db.single_statement(engine) as conn:
-            (pid,) = driver.rows(conn, "SELECT pg_backend_pid()")[0]
-        admin = create_engine(db.normalize_url(postgres_database))
-        with admin.connect() as other:
-            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            while other.execute(
-                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
-                {"pid": pid},
-            ).scalar():
-                time.sleep(0.01)
-        admin.dispose()
-        with pytest.raises(Unavailable) as info:
-            with db.single_statement(engine) as conn:
-                driver.rows(conn, "SELECT 1")
-        assert isinstance(info.value.__cause__, OperationalError)
-        assert info.value.__cause__.connection_invalidated
-        with db.single_statement(engine) as conn:
-            assert driver.rows(conn, "SELECT 1") == [(1,)]
-            (again,) = driver.rows(conn, "SELECT pg_backend_pid()")[0]
-        assert again != pid
-    finally:
-        engine.dispose()
+            driver.rows(conn, "SELECT 1")
+    assert isinstance(info.value.__cause__, OperationalError)
+    assert info.value.__cause__.connection_invalidated
+    with db.single_statement(engine) as conn:
+        assert driver.rows(conn, "SELECT 1") == [(1,)]
+        (again,) = driver.rows(conn, "SELECT pg_backend_pid()")[0]
+    assert again != pid
 
 
 @pytest.mark.postgres
 def test_single_statement_connections_go_back_out_of_autocommit(
-    postgres_database: str,
+    one_connection: Engine,
 ) -> None:
-    engine = db.make_engine(postgres_database, pool_size=1)
-    try:
-        with db.single_statement(engine) as conn:
-            assert conn.connection.driver_connection.autocommit
-        with db.transaction(engine) as conn:
-            assert not conn.connection.driver_connection.autocommit
-    finally:
-        engine.dispose()
+    with db.single_statement(one_connection) as conn:
+        assert conn.connection.driver_connection.autocommit
+    with db.transaction(one_connection) as conn:
+        assert not conn.connection.driver_connection.autocommit
