@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from lxml import etree
@@ -204,4 +204,14 @@ def test_times_are_utc_with_z_and_at_most_milliseconds():
     assert format_utc(datetime(2026, 1, 2, 3, 4, 5)) == "2026-01-02T03:04:05Z"
     assert (
         format_utc(datetime(2026, 1, 2, 3, 4, 5, 120999)) == "2026-01-02T03:04:05.120Z"
+    )
+    assert format_utc(datetime(2026, 1, 2, 3, 4, 5, 999)) == "2026-01-02T03:04:05Z"
+    # Aware values are written in UTC, without their offset.
+    plus_two = timezone(timedelta(hours=2))
+    assert (
+        format_utc(datetime(2026, 1, 2, 1, 4, 5, 7000, tzinfo=plus_two))
+        == "2026-01-01T23:04:05.007Z"
+    )
+    assert (
+        format_utc(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "2026-01-02T03:04:05Z"
     )
