@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
+
 from soapsms.usecases import accounts
 from tests.soap_helpers import AUTH, fault_code
 
@@ -64,6 +66,57 @@ def test_get_status_by_batch_and_reference(client, account, runtime):
         Auth=AUTH, BatchId="01ARZ3NDEKTSV4RRFFQ69G5FAV", ClientReference="REF-1"
     )
     assert narrowed is None
+
+
+def test_get_status_reads_every_column_into_its_field(client, account, runtime):
+    accounts.set_fields(runtime, "acme", default_sender="ACME")
+    sent = _send(client, "+17036069996,+17036069997", ClientReference="INC-7")
+    first, second = (m.MessageId for m in sent.Messages.MessageReceipt)
+    submitted = datetime(2026, 3, 4, 5, 6, 7, 250000)
+    done = datetime(2026, 3, 4, 5, 6, 9)
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE messages SET status = 'UNDELIVERED', sender = 'NOC',"
+                " error_code = 'ABSENT_SUBSCRIBER', error_text = 'handset off',"
+                " carrier_error = 'DLR err:027', parts = 2, parts_delivered = 1,"
+                " submitted_at = :submitted, done_at = :done WHERE message_id = :id"
+            ),
+            {"submitted": submitted, "done": done, "id": first},
+        )
+    ids = {"MessageId": [first, second]}
+    for answer in (
+        list(client.service.GetStatus(Auth=AUTH, MessageIds=ids)),
+        list(client.service.GetStatus(Auth=AUTH, ClientReference="INC-7")),
+        [m for m in _listed(client.service.ListMessages(Auth=AUTH))][::-1],
+    ):
+        changed, queued = answer
+        assert (changed.MessageId, changed.Status, changed.Sender) == (
+            first,
+            "UNDELIVERED",
+            "NOC",
+        )
+        assert (changed.ErrorCode, changed.ErrorText, changed.CarrierError) == (
+            "ABSENT_SUBSCRIBER",
+            "handset off",
+            "DLR err:027",
+        )
+        assert (changed.Parts, changed.PartsDelivered) == (2, 1)
+        assert changed.SubmittedAt == submitted.replace(tzinfo=UTC)
+        assert changed.DoneAt == done.replace(tzinfo=UTC)
+        assert (changed.BatchId, changed.ClientReference, changed.Recipient) == (
+            sent.BatchId,
+            "INC-7",
+            "+17036069996",
+        )
+        # No sender of its own: the account's default is shown.
+        assert (queued.MessageId, queued.Status, queued.Sender) == (
+            second,
+            "QUEUED",
+            "ACME",
+        )
+        assert queued.ErrorCode is None and queued.SubmittedAt is None
+        assert queued.CreatedAt == changed.CreatedAt
 
 
 def test_get_status_needs_a_selector_and_at_most_1000_ids(client, account):

@@ -7,7 +7,10 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -36,7 +39,33 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
 
-def status_of(row: Row[Any], default_sender: str | None = None) -> MessageStatus:
+# MessageStatus's fields in order; rows are read by position (see statuses).
+_FIELDS = tuple(f.name for f in fields(MessageStatus))
+_SENDER = _FIELDS.index("sender")
+
+
+def statuses(
+    rows: Sequence[Row[Any]], default_sender: str | None = None
+) -> list[MessageStatus]:
+    """`rows` as MessageStatus. Fields are read by position, found once from
+    the first row's column names: reading a Row's attribute costs ~0.4 us,
+    and a GetStatus of 1,000 ids reads 16,000 of them."""
+    if not rows:
+        return []
+    names = rows[0]._fields
+    pick = itemgetter(*(names.index(name) for name in _FIELDS))
+    found = []
+    for row in rows:
+        values = list(pick(row))
+        if not values[_SENDER]:
+            values[_SENDER] = default_sender
+        found.append(MessageStatus(*values))
+    return found
+
+
+def status_of(row: Any, default_sender: str | None = None) -> MessageStatus:
+    """One message as MessageStatus; `row` is anything with its columns as
+    attributes (the dispatcher passes its own updated copies)."""
     return MessageStatus(
         message_id=row.message_id,
         status=row.status,
@@ -94,15 +123,11 @@ def _select(
 def _answer(
     ids: list[str] | None, rows: list[Row[Any]], account: AccountView
 ) -> list[MessageStatus]:
+    found = statuses(rows, account.default_sender)
     if ids is None:
-        return [status_of(r, account.default_sender) for r in rows]
-    by_id = {r.message_id: r for r in rows}
-    return [
-        status_of(row, account.default_sender)
-        if (row := by_id.get(i.upper())) is not None
-        else _unknown(i)
-        for i in ids
-    ]
+        return found
+    by_id = {m.message_id: m for m in found}
+    return [by_id.get(i.upper()) or _unknown(i) for i in ids]
 
 
 def get_status(
@@ -248,6 +273,6 @@ def list_messages(rt: Runtime, account: AccountView, query: ListQuery) -> Messag
     more = len(rows) > limit
     rows = rows[:limit]
     return MessagePage(
-        messages=[status_of(r, account.default_sender) for r in rows],
+        messages=statuses(rows, account.default_sender),
         next_cursor=_encode_cursor(rt, filters, rows[-1]) if more else None,
     )
