@@ -20,7 +20,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from soapsms.config import Settings
 from soapsms.soap import wsdl
-from soapsms.soap.direct import DirectSend
+from soapsms.soap.direct import Direct
 from soapsms.soap.protocol import GatewaySoap11, GatewaySoap12
 from soapsms.soap.service import ENV_BASIC, ENV_CLIENT_IP, ENV_RUNTIME, SmsService
 from soapsms.soap.types import NS
@@ -137,7 +137,7 @@ class SoapEndpoint:
             self.application, max_content_length=self.settings.max_body_bytes
         )
         self.wsdl = wsdl.build(self.application, version)
-        self.direct = DirectSend(self.wsgi)
+        self.direct = Direct(self.wsgi)
 
     def __call__(
         self, environ: Environ, start_response: StartResponse

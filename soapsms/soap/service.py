@@ -156,6 +156,16 @@ def send_message(ctx: Any, body_auth: Any, message: Any) -> writer.Rendered:
         return writer.send_result("SendMessage", result)
 
 
+def get_status(
+    ctx: Any, body_auth: Any, message_ids: Any, batch_id: Any, reference: Any
+) -> writer.Rendered:
+    """GetStatus, for Spyne's pipeline and for soap.direct alike (as
+    send_message): `message_ids` has the attributes of MessageIdList."""
+    with _call(ctx, "GetStatus", body_auth) as (rt, account):
+        selector = _selector(message_ids, batch_id, reference)
+        return writer.status_list("GetStatus", query.get_status(rt, account, selector))
+
+
 OptionalString = t.optional(Unicode)
 OptionalInt = t.optional(Integer32)
 OptionalTime = t.optional(t.DateTime)
@@ -188,11 +198,7 @@ class SmsService(ServiceBase):  # type: ignore[misc]
     def GetStatus(
         ctx: Any, Auth: Any, MessageIds: Any, BatchId: Any, ClientReference: Any
     ) -> Any:  # noqa: N802,N803
-        with _call(ctx, "GetStatus", Auth) as (rt, account):
-            selector = _selector(MessageIds, BatchId, ClientReference)
-            return writer.status_list(
-                "GetStatus", query.get_status(rt, account, selector)
-            )
+        return get_status(ctx, Auth, MessageIds, BatchId, ClientReference)
 
     @_decorate(
         OptionalAuth,
