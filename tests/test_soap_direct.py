@@ -1,9 +1,10 @@
-"""SendMessage answered by soap.direct is on the wire what Spyne's pipeline answers.
+"""SendMessage and GetStatus answered by soap.direct are on the wire what
+Spyne's pipeline answers.
 
 Two gateways on two fresh stores with the same account: one as served, one
 whose endpoints leave every request to Spyne. Each request goes to both; the
-answers (status, headers, body with the generated ids masked) must be equal,
-and the served one must say which path answered.
+answers (status, headers, body with the generated ids and times masked) must
+be equal, and the served one must say which path answered.
 """
 
 from __future__ import annotations
@@ -286,3 +287,133 @@ def test_direct_stores_what_it_acknowledges(
         "1.1",
     )
     assert b"<tns:Status>QUEUED</tns:Status>" in status.content
+
+
+# GetStatus: each gateway is asked about its own copy of the same batch.
+# (name, SOAP version, answered by soap.direct, body from (batch id, ids), HTTP headers)
+def _status(selector: str, auth: str | None = None) -> str:
+    return (
+        f"<sms:GetStatus>{auth_xml() if auth is None else auth}{selector}"
+        "</sms:GetStatus>"
+    )
+
+
+def _message_ids(*ids: str) -> str:
+    return (
+        "<sms:MessageIds>"
+        + "".join(f"<sms:MessageId>{i}</sms:MessageId>" for i in ids)
+        + "</sms:MessageIds>"
+    )
+
+
+Build = Any  # (batch id, [message ids]) -> GetStatus body
+STATUS: list[tuple[str, str, bool, Build, dict[str, str]]] = [
+    (
+        "ids in order, unknown, lower case, repeated",
+        "1.1",
+        True,
+        lambda b, ids: _status(
+            _message_ids(ids[1], "nonsense", ids[0].lower(), ids[1], " ")
+        ),
+        {},
+    ),
+    (
+        "batch",
+        "1.2",
+        True,
+        lambda b, ids: _status(f"<sms:BatchId>{b}</sms:BatchId>"),
+        {},
+    ),
+    (
+        "reference, empty and nil others",
+        "1.1",
+        True,
+        lambda b, ids: _status(
+            "<sms:MessageIds/>"
+            f'<sms:BatchId {XSI} xsi:nil="true"/>'
+            "<sms:ClientReference>REF &amp; 9</sms:ClientReference>"
+        ),
+        {},
+    ),
+    (
+        "ids narrowed by another batch",
+        "1.1",
+        True,
+        lambda b, ids: _status(
+            _message_ids(*ids) + "<sms:BatchId>01ARZ3NDEKTSV4RRFFQ69G5FAV</sms:BatchId>"
+        ),
+        {},
+    ),
+    ("no selector", "1.1", True, lambda b, ids: _status(""), {}),
+    (
+        "over 1,000 ids",
+        "1.1",
+        True,
+        lambda b, ids: _status(_message_ids(*(f"id{i}" for i in range(1001)))),
+        {},
+    ),
+    (
+        "wrong password",
+        "1.2",
+        True,
+        lambda b, ids: _status(_message_ids(*ids), auth=auth_xml(password="nope")),
+        {},
+    ),
+    (
+        "no credentials (401)",
+        "1.1",
+        True,
+        lambda b, ids: _status(_message_ids(*ids), auth=""),
+        {},
+    ),
+    (
+        "basic",
+        "1.2",
+        True,
+        lambda b, ids: _status(_message_ids(*ids), auth=""),
+        {"Authorization": "Basic YWNtZTpzM2NyZXQ="},
+    ),
+    (
+        "unknown element",
+        "1.1",
+        False,
+        lambda b, ids: _status(_message_ids(*ids) + "<sms:Limit>5</sms:Limit>"),
+        {},
+    ),
+]
+ANY_ULID = re.compile(rb"\b[0-9A-HJKMNP-TV-Z]{26}\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "name,version,direct,build,headers", STATUS, ids=[c[0] for c in STATUS]
+)
+def test_direct_get_status_answers_as_spyne_does(
+    gateways: tuple[_Gateway, _Gateway],
+    name: str,
+    version: str,
+    direct: bool,
+    build: Build,
+    headers: dict[str, str],
+) -> None:
+    sent = envelope(
+        _send(
+            "<sms:Text>x</sms:Text>"
+            + _to("+17036069996", "+17036069997")
+            + "<sms:ClientReference>REF &amp; 9</sms:ClientReference>"
+        )
+    )
+    answers = []
+    for gateway in gateways:
+        batch_id, *ids = (
+            i.decode() for i in ULID.findall(post(gateway.server.url, sent).content)
+        )
+        data = envelope(build(batch_id, ids), version=version)
+        answered = gateway.answered
+        response = post(gateway.server.url, data, version, headers=headers)
+        assert gateway.answered - answered == (direct and gateway is gateways[0])
+        status_code, seen_headers, _ = _seen(response)
+        body = NOW.sub(rb"<tns:\1>now<", ANY_ULID.sub(b"<ULID>", response.content))
+        answers.append((status_code, seen_headers, body))
+    assert answers[0] == answers[1]
+    if name.startswith("ids in order"):
+        assert answers[0][2].count(b"<tns:Status>QUEUED<") == 2
