@@ -74,6 +74,9 @@ FIGURES = (
         lambda m: f"{m.share:.0%}",
         lambda v: v >= SHARE_OF_ECHO,
         True,
+        # Whether we are slower at 10^6 is the req/s row's ratio; this one
+        # would add the echo's own run-to-run noise (the echo stores nothing).
+        scaled=False,
     ),
     _Figure(
         "(a) latency p50",
@@ -92,7 +95,7 @@ FIGURES = (
         False,
     ),
     _Figure(
-        "(b) 10,000 recipients, median of 5",
+        "(b) 10,000 recipients, median of 9",
         f"< {SEND_SECONDS:.0f} s",
         lambda m: m.send.median,
         lambda m: _spread(m.send, 1000, "ms"),
