@@ -40,7 +40,7 @@ from soapsms.store.models import Message, StatusHistory  # noqa: E402
 from soapsms.usecases import accounts, send  # noqa: E402
 from soapsms.usecases.results import SendRequest  # noqa: E402
 from soapsms.usecases.runtime import Runtime  # noqa: E402
-from tests.bench.cpu import snapshot  # noqa: E402
+from tests.bench.cpu import snapshot, steal_note  # noqa: E402
 from tests.bench.smpp_bench import WINDOW, through_smpplib  # noqa: E402
 from tests.smsc.npm import NpmSmsc, NpmUnavailable, install  # noqa: E402
 
@@ -206,6 +206,7 @@ def main() -> int:
     rates: dict[str, list[float]] = {"smpplib": [], "sqlite": [], "postgres": []}
     usages: dict[str, list[Usage]] = {"smpplib": [], "sqlite": [], "postgres": []}
     meter = _Meter(smsc.process.pid)
+    first = snapshot()
     try:
         through_smpplib(smsc.port, 1000)  # warm-up
         for _ in range(args.runs):
@@ -255,6 +256,8 @@ def main() -> int:
         f"  (2 cores give {2e6 / ceiling / TARGET_RATIO:.0f} us of machine CPU a "
         f"message at {TARGET_RATIO:.0%} of the ceiling)"
     )
+    for line in steal_note(first, snapshot()):
+        print(f"  {line}")
     return 0
 
 

@@ -16,6 +16,7 @@ import time
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
+import cpu
 import load
 import report
 import seed
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.perf_counter()
     busy_at_start = os.getloadavg()[0]
+    first = cpu.snapshot()
     results: list[report.Measured] = []
     notes = [
         f"(a): medians of {throughput.REPEATS} alternating {args.seconds:g} s wrk runs "
@@ -177,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         if busy_at_start > BUSY_LOAD:
             say("  WARNING: the machine was busy at start; figures are not comparable")
+        for line in cpu.steal_note(first, cpu.snapshot()):
+            say(f"  {line}")
         say(f"  total runtime {elapsed / 60:.1f} min ({elapsed:.0f} s)")
     return 0
 

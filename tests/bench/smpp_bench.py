@@ -24,6 +24,7 @@ from smpplib import client as smpp_client
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for tests.smsc
 
 from soapsms.dispatch.connectors.smpp import create  # noqa: E402
+from tests.bench.cpu import snapshot, steal_note  # noqa: E402
 from tests.smsc.esme import RecordingSink, submission  # noqa: E402
 from tests.smsc.npm import NpmSmsc, NpmUnavailable, install  # noqa: E402
 
@@ -108,6 +109,7 @@ def main() -> int:
         print(f"smpp bench skipped: {exc}", file=sys.stderr)
         return 2
     smsc = NpmSmsc(node, quiet=True)
+    first = snapshot()
     rates: dict[str, list[float]] = {"connector": [], "smpplib": []}
     runners: dict[str, Callable[[int, int], float]] = {
         "connector": through_connector,
@@ -133,6 +135,8 @@ def main() -> int:
     print(
         f"  ratio                    {ratio:10.0%}     target {TARGET:.0%}: {verdict}"
     )
+    for line in steal_note(first, snapshot()):
+        print(f"  {line}")
     return 0
 
 

@@ -63,7 +63,7 @@ def describe(runs: list[Run]) -> str:
     """Per-run req/s, p99 and worker balance, for the notes."""
     return ", ".join(
         f"{r.load.requests_per_second:.0f}/s p99 {r.load.p99_ms:.0f} ms "
-        f"(busiest worker {r.busiest_share:.0%})"
+        f"(busiest worker {r.busiest_share:.0%}, host steal {r.spent.steal_share:.0%})"
         for r in runs
     )
 
@@ -77,5 +77,6 @@ def cpu_per_request(runs: list[Run]) -> str:
         f"workers {median([r.workers_ms for r in runs]):.2f} ms, "
         f"PostgreSQL {median([r.spent.postgres_ms for r in runs]):.2f} ms, "
         f"whole machine {median([r.spent.machine_ms for r in runs]):.2f} ms "
-        f"(busy {median([r.spent.busy_share for r in runs]):.0%})"
+        f"(busy {median([r.spent.busy_share for r in runs]):.0%}, "
+        f"host steal {median([r.spent.steal_share for r in runs]):.0%})"
     )
