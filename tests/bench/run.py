@@ -64,7 +64,13 @@ def _throughput(
     stores.forget_since(url, started)
     answered = sum(r.load.requests for r in pair.gateway)
     errors = sum(r.load.errors for r in pair.gateway + pair.echo)
-    return pair, [
+    stolen = [
+        f"{name}: WARNING: the host took {share:.0%} of the cores' time during "
+        f"{who}'s (a) runs (median); its rate is the host's, not the code's"
+        for who, runs in (("soapsms", pair.gateway), ("the echo", pair.echo))
+        if (share := throughput.steal(runs)) > cpu.STEAL_WARNING
+    ]
+    return pair, stolen + [
         f"{name}: (a) soapsms runs: {throughput.describe(pair.gateway)}",
         f"{name}: (a) echo runs:    {throughput.describe(pair.echo)}",
         f"{name}: (a) CPU a request, soapsms: {throughput.cpu_per_request(pair.gateway)}",

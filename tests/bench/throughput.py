@@ -68,6 +68,11 @@ def describe(runs: list[Run]) -> str:
     )
 
 
+def steal(runs: list[Run]) -> float:
+    """The median share of the cores' time the host took during the runs."""
+    return sorted(r.spent.steal_share for r in runs)[len(runs) // 2]
+
+
 def cpu_per_request(runs: list[Run]) -> str:
     """Median CPU milliseconds a request cost, by whom, for the notes."""
     def median(values: list[float]) -> float:
