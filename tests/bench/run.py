@@ -114,8 +114,15 @@ def _measure_store(
         timing.check_send(gateway.url, 1)
         pair, more = _throughput(name, url, gateway, echo, seconds, workdir)
         notes.extend(more)
+        before = cpu.snapshot()
         send = _big_send(name, url, gateway)
         status = _status(name, gateway, seeded.bench_ids, rng)
+        share = cpu.steal_share(before, cpu.snapshot())
+        if share > cpu.STEAL_WARNING:
+            notes.append(
+                f"{name}: WARNING: the host took {share:.0%} of the cores' time "
+                "during (b) and (c); their times are the host's, not the code's"
+            )
     gateway_load = load.median([r.load for r in pair.gateway])
     echo_load = load.median([r.load for r in pair.echo])
     measured = report.Measured(backend, size, gateway_load, echo_load, send, status)
