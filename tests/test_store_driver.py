@@ -31,7 +31,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 def _insert(engine: Engine, value: int) -> None:
     with db.transaction(engine, write=True) as conn:
         driver.rows(
-            conn, f"INSERT INTO t (id) VALUES ({driver.marker(conn)})", (value,)
+            conn, f"INSERT INTO t (id) VALUES ({driver.marker(conn.dialect)})", (value,)
         )
 
 

@@ -186,7 +186,7 @@ def _insert_plan(
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in columns
     )
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    marker = driver.marker(dialect)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join([marker] * len(columns))})"

@@ -19,13 +19,13 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 
 
-def marker(conn: Connection) -> str:
+def marker(dialect: Dialect) -> str:
     """The driver's positional placeholder."""
-    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
 def _sqlite(conn: Connection) -> sqlite3.Connection | None:
