@@ -19,7 +19,13 @@ server context then accepts TLS 1.2 and 1.3 only. Prefer nginx in front
 import os
 import tempfile
 
-from soapsms.serve import MULTIPROC_ENV, THREADS, child_exit  # noqa: F401 - a gunicorn hook
+from soapsms import logs
+from soapsms.serve import (  # noqa: F401 - child_exit, post_fork: gunicorn hooks
+    MULTIPROC_ENV,
+    THREADS,
+    child_exit,
+    post_fork,
+)
 
 bind = os.environ.get("SOAPSMS_BIND", "127.0.0.1:8000")
 
@@ -32,7 +38,9 @@ bind = os.environ.get("SOAPSMS_BIND", "127.0.0.1:8000")
 # max_connections says otherwise). SOAPSMS_WORKERS overrides it.
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
 workers = int(os.environ.get("SOAPSMS_WORKERS") or min(_cores + 1, 8))
-worker_class = "gthread"
+# gthread whose event loop reads each request before a thread gets it, so
+# silent or trickling clients hold no thread (soapsms/serve_worker.py).
+worker_class = "soapsms.serve_worker.GuardedThreadWorker"
 threads = THREADS
 # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads
 # new connections over them; on one shared socket whichever worker woke first
@@ -56,6 +64,9 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("SOAPSMS_LOG_LEVEL", "info").lower()
+# soapsms's line format (SOAPSMS_LOG_FORMAT: text or json) for gunicorn's
+# lines too, access lines included, with their timestamps.
+logconfig_dict = logs.config(loglevel, os.environ.get("SOAPSMS_LOG_FORMAT", "text"))
 
 # Engines are created in each worker after the fork, never shared.
 preload_app = False
@@ -64,7 +75,8 @@ preload_app = False
 # they go to PROMETHEUS_MULTIPROC_DIR, which must start empty (soapsms-web's
 # systemd RuntimeDirectory is), else to a fresh temporary directory. Set once:
 # gunicorn reads this file again on SIGHUP, while the workers keep writing.
-# child_exit (imported above) drops a dead worker's live gauges.
+# child_exit (imported above) drops a dead worker's live gauges; post_fork has
+# a worker quit at once when its master dies.
 if not os.environ.get(MULTIPROC_ENV):
     os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="soapsms-metrics-")
 # gunicorn's own X-Forwarded-* handling stays at its loopback default; soapsms

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     values,
@@ -34,14 +35,19 @@ def multiproc_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
+def _choose_value_class() -> None:
+    """prometheus_client chose its value class at import, maybe before the
+    directory was set; choose again now that it is. The one use of its
+    `values` module's internals (tests/test_ops_metrics_library.py holds it)."""
+    if multiproc_dir() and values.ValueClass is values.MutexValue:
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+
+
 class Metrics:
     """Every metric soapsms keeps; one instance per process (see `get`)."""
 
     def __init__(self) -> None:
-        if multiproc_dir() and values.ValueClass is values.MutexValue:
-            # prometheus_client chose its value class at import, maybe before
-            # the directory was set; choose again now that it is.
-            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        _choose_value_class()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.soap_requests = Counter(
@@ -76,6 +82,12 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.snpp_sends = Counter(
+            "soapsms_snpp_sends",
+            "SEND commands answered by the SNPP ingress",
+            ["outcome"],
+            registry=r,
+        )
         self.status_changes = Counter(
             "soapsms_message_status_changes",
             "Messages that moved into a status (a rate per status; never a row count)",
@@ -99,6 +111,15 @@ class Metrics:
             "soapsms_dispatch_receipts",
             "Delivery receipts received, by connector and stat",
             ["connector", "stat"],
+            registry=r,
+        )
+        # livemax: with several dispatchers, a route is up when any live one
+        # has it bound; a dead dispatcher's value goes with it.
+        self.connector_up = Gauge(
+            "soapsms_connector_up",
+            "1 while a dispatcher has the connector bound and taking submissions",
+            ["connector"],
+            multiprocess_mode="livemax",
             registry=r,
         )
         self.receipt_latency = Histogram(

@@ -1,4 +1,5 @@
-"""The WSGI app gunicorn serves: /soap, /soap12, /health and /metrics."""
+"""The WSGI app gunicorn serves: /soap, /soap12, /health, /metrics and the web
+pages (/portal, /admin, /static)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from typing import Any
 
 from soapsms import metrics
 from soapsms.config import Settings, load_settings
-from soapsms.soap.app import SoapEndpoint
-from soapsms.usecases.health import queue_stats
+from soapsms.soap.app import SoapEndpoint, client_address, public_url
+from soapsms.usecases.carriers import connector_health
+from soapsms.usecases.health import health_stats, stalled
 from soapsms.usecases.runtime import Runtime
+from soapsms.web import app as web
+from soapsms.web.security import ENV_CLIENT_IP, ENV_SCHEME
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ class GatewayApp:
             "/health": self.health,
             "/metrics": self.serve_metrics,
         }
+        self.web = web.create_app(runtime)
 
     def __call__(
         self, environ: dict[str, Any], start_response: StartResponse
@@ -40,6 +45,8 @@ class GatewayApp:
         if path != "/" and path.endswith("/"):
             path = path.rstrip("/")
         handler = self.routes.get(path)
+        if handler is None and path.startswith(web.PREFIXES):
+            return self.serve_web(environ, start_response)
         if handler is None:
             body = (
                 b"not found; the SOAP endpoints are /soap and /soap12 (WSDL: ?wsdl)\n"
@@ -54,14 +61,42 @@ class GatewayApp:
             return [body]
         return handler(environ, start_response)
 
+    def serve_web(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        # The client and scheme as a trusted proxy tells them, worked out by
+        # SOAP's rules (the web adapter may not import the SOAP one).
+        settings = self.runtime.settings
+        environ[ENV_CLIENT_IP] = client_address(environ, settings)
+        environ[ENV_SCHEME] = public_url(environ, settings).partition(":")[0]
+        return self.web(environ, start_response)
+
     def health(
         self, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
         try:
-            # Reaching the store is what a load balancer acts on; the queue and
-            # the dispatcher's heartbeat are for the operator's eyes.
-            figures = dataclasses.asdict(queue_stats(self.runtime))
-            status, body = "200 OK", {"status": "ok", "store": "reachable", **figures}
+            # Reaching the store, and a dispatcher working when messages are
+            # due, is what a load balancer or supervisor acts on; the figures
+            # are for the operator's eyes.
+            stats = health_stats(self.runtime)
+            figures = dataclasses.asdict(stats)
+            if stalled(self.runtime, stats):
+                status, body = (
+                    "503 Service Unavailable",
+                    {"status": "no dispatcher", "store": "reachable", **figures},
+                )
+            else:
+                status, body = (
+                    "200 OK",
+                    {"status": "ok", "store": "reachable", **figures},
+                )
+            body["connectors"] = connector_health(self.runtime)
+            # A gateway that can send nothing is not healthy, whatever its store.
+            if not self.runtime.settings.routes.configured():
+                status = "503 Service Unavailable"
+                body = {**body, "status": "no_carrier", "carrier": "none configured"}
+            else:
+                body["carrier"] = "configured"
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
             logger.warning("health check failed: %s", exc)
             status, body = (
@@ -78,7 +113,14 @@ class GatewayApp:
     def serve_metrics(
         self, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
-        data = metrics.exposition()
+        # The queue's gauges (depth, oldest due message, heartbeat, store up),
+        # read at scrape time, so that this endpoint answers them without the
+        # dispatcher's own.
+        from soapsms.dispatch.metrics_server import QueueCollector
+
+        data = metrics.exposition(
+            lambda registry: registry.register(QueueCollector(self.runtime))
+        )
         start_response(
             "200 OK",
             [

@@ -29,17 +29,21 @@ from soapsms.wsgi import create_app
 POSTGRES_URL = os.environ.get("SOAPSMS_TEST_POSTGRES_URL", "")
 # What must not be skipped for want of it, comma-separated (CI sets it):
 # postgres (the server), interop (mono and JAX-WS tool chains, tests/interop),
-# nginx (tests/test_deploy_nginx.py).
+# nginx (tests/test_deploy_nginx.py), browser (Debian chromium and
+# chromium-driver for the web pages, tests/browser.py).
 REQUIRED = {
     s.strip() for s in os.environ.get("SOAPSMS_REQUIRE", "").split(",") if s.strip()
 }
 
 
-# Settings from the developer's environment (or a Makefile) must not reach the
-# tests or the processes they start: each test says what it wants.
-for _name in [n for n in os.environ if n.startswith("SOAPSMS_")]:
-    if _name not in ("SOAPSMS_TEST_POSTGRES_URL", "SOAPSMS_REQUIRE"):
-        del os.environ[_name]
+def pytest_configure(config: pytest.Config) -> None:
+    """Settings from the developer's environment (or a Makefile) must not reach
+    the tests or the processes they start: each test says what it wants. A hook,
+    not import-time code: helpers import this module again as tests.conftest,
+    which must not wipe what a running test has set."""
+    for name in [n for n in os.environ if n.startswith("SOAPSMS_")]:
+        if name not in ("SOAPSMS_TEST_POSTGRES_URL", "SOAPSMS_REQUIRE"):
+            del os.environ[name]
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +143,9 @@ def make_settings(database_url: str, **changes: Any) -> Settings:
         "argon2_memory_kib": 64,
         "argon2_parallelism": 1,
     }
+    if "routes" not in changes:
+        # Everything to the simulator, unless the test draws its own routes.
+        base["carrier"] = "simulator"
     base.update(changes)
     return Settings(**base)  # type: ignore[arg-type]
 

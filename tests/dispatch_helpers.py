@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 
 from soapsms.dispatch.connectors.base import (
-    ConnectorDown,
     Inbound,
     Receipt,
     Sink,
@@ -21,12 +20,14 @@ from soapsms.dispatch.connectors.base import (
     SubmitResult,
 )
 from soapsms.dispatch.worker import Dispatcher
+from soapsms.errors import ConnectorDown
 from soapsms.store import repository
 from soapsms.store.db import transaction
 from soapsms.store.models import Message, StatusHistory
 from soapsms.usecases import send
 from soapsms.usecases.auth import account_view
-from soapsms.usecases.results import SendRequest, SendResult
+from soapsms.usecases.requests import SendRequest
+from soapsms.usecases.results import SendResult
 from soapsms.usecases.runtime import Runtime, utc_now
 from tests.smsc.fault import wait_until
 

@@ -12,9 +12,13 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from sqlalchemy import func, select
 
-from soapsms.dispatch.callbacks import Refused, check_target
+from soapsms.dispatch.callbacks import check_target
 from soapsms.dispatch.worker import Dispatcher
+from soapsms.errors import CallbackRefused
+from soapsms.store.db import transaction
+from soapsms.store.models import CallbackEvent
 from soapsms.usecases import accounts
 from soapsms.usecases.runtime import Runtime
 from tests.dispatch_helpers import (
@@ -86,6 +90,18 @@ def _verify(headers: dict[str, str], body: bytes) -> None:
     assert hmac.compare_digest(fields["v1"], expected)
 
 
+def _failures_recorded(rt: Runtime) -> int:
+    with transaction(rt.engine) as conn:
+        return int(
+            conn.scalar(
+                select(func.count())
+                .select_from(CallbackEvent)
+                .where(CallbackEvent.last_error.is_not(None))
+            )
+            or 0
+        )
+
+
 def test_callbacks_are_signed_and_retried_after_a_500(
     rt: Runtime, clock: MovableClock, receiver: Receiver
 ) -> None:
@@ -96,6 +112,9 @@ def test_callbacks_are_signed_and_retried_after_a_500(
         wait_for(lambda: len(receiver.posts) == 1)  # SUBMITTED, answered 500
         wait_for(lambda: carrier.submitted)
         carrier.receipt("simulator-1", "DELIVRD")
+        # The 500 is recorded (its retry due 10 s after now) once the POST
+        # returns: only then does moving the clock put the retry past due.
+        wait_for(lambda: _failures_recorded(rt) == 1)
         clock.advance(seconds=11)  # past the first back-off
         wait_for(lambda: len(receiver.posts) == 3)
     documents = []
@@ -137,7 +156,7 @@ def test_callbacks_are_signed_and_retried_after_a_500(
     ],
 )
 def test_private_and_odd_targets_are_refused(url: str) -> None:
-    with pytest.raises(Refused):
+    with pytest.raises(CallbackRefused):
         check_target(url, allow_private=False)
 
 

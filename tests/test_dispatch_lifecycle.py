@@ -3,8 +3,10 @@ scheduling, validity expiry with refunds."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import zeep
@@ -12,7 +14,9 @@ import zeep
 from soapsms.config import ConnectorConfig, Routes
 from soapsms.dispatch.connectors.simulator import SimulatorConnector, SimulatorOptions
 from soapsms.dispatch.worker import Dispatcher
+from soapsms.errors import Unavailable
 from soapsms.usecases import accounts
+from soapsms.usecases.dispatching import queue as uc
 from soapsms.usecases.runtime import Runtime
 from tests.conftest import LiveServer
 from tests.dispatch_helpers import (
@@ -124,3 +128,25 @@ def test_validity_passed_before_submission_expires_and_refunds(
     assert row.error_code == "VALIDITY_EXPIRED" and row.submitted_at is None
     assert accounts.get(rt, "acme").credits == 10
     assert connector.submitted == []
+
+
+def test_stop_gives_up_a_store_that_stays_unavailable(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unavailable(runtime: Runtime, outcomes: Any) -> None:
+        raise Unavailable("the store is gone")
+
+    monkeypatch.setattr(uc, "record_submissions", unavailable)
+    connector = ScriptedConnector("primary")
+    [sent] = send_to(rt, "acme", "+17036069996").messages
+    dispatcher = Dispatcher(
+        rt, {"primary": connector}, callbacks=False, drain_seconds=0.5
+    )
+    with caplog.at_level(logging.WARNING), running(dispatcher):
+        wait_for(lambda: connector.submitted)
+    # The recorder's store retry ends with the drain instead of outliving stop().
+    [recorder] = [t for t in dispatcher._threads if t.name == "dispatch-recorder"]
+    recorder.join(timeout=3)
+    assert not recorder.is_alive()
+    assert "store unavailable: 1 outcomes not recorded" in caplog.text
+    assert status_of(rt, sent.message_id) == "QUEUED"  # its lease runs out

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from soapsms.dispatch.worker import Dispatcher
+from soapsms.errors import AnotherDispatcher
 from soapsms.store.db import transaction
 from soapsms.store.migrate import upgrade
 from soapsms.store.models import DispatcherBeat, Message
 from soapsms.usecases import accounts
-from soapsms.usecases.dispatching import AnotherDispatcher
 from soapsms.usecases.runtime import Runtime
 from tests.conftest import _fresh_schema_url, make_settings
 from tests.dispatch_helpers import send_to, wait_for

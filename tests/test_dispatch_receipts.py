@@ -13,8 +13,8 @@ from soapsms.store.db import transaction
 from soapsms.store.migrate import upgrade
 from soapsms.store.models import InboundMessage, ReceiptRecord
 from soapsms.usecases import accounts
-from soapsms.usecases import dispatching as uc
-from soapsms.usecases.dispatching_receipts import (
+from soapsms.usecases.dispatching import queue as uc
+from soapsms.usecases.dispatching.receipts import (
     InboundIn,
     ReceiptIn,
     match_recorded,

@@ -197,7 +197,7 @@ def test_routing_error_tries_the_contingency_route_then_fails(
 
 
 def test_retry_delay_doubles_to_ten_minutes() -> None:
-    from soapsms.usecases.dispatching import retry_delay
+    from soapsms.usecases.dispatching.queue import retry_delay
 
     assert [retry_delay(n).total_seconds() for n in range(1, 9)] == [
         10,

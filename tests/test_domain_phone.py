@@ -227,3 +227,99 @@ def test_international_numbers_match_parse_for_every_country_code() -> None:
             if got != want:
                 mismatches.append((clean, got, want))
     assert mismatches == []
+
+
+# --- ... and on numbers as people write them ---------------------------------
+
+_ALL_TYPES = (
+    *_TYPES,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.PERSONAL_NUMBER,
+    PhoneNumberType.PAGER,
+)
+# Separators a hand-written or pasted number carries (a no-break space, an en dash).
+_SEPARATORS = (" ", "-", ".", "\u00a0", "\u2013", "")
+
+
+def _written_reference(written: str, region: str | None) -> str | None:
+    """The contract's rule applied to the text as written, by parse alone (it
+    skips punctuation itself): + or 00 is international; otherwise national in
+    the default region if possible there, else international."""
+    start = written.lstrip(" \u00a0(")
+    if start.startswith("+"):
+        return _parse_e164(written, None)
+    if start.startswith("00"):
+        return _parse_e164("+" + start[2:], None)
+    if region is not None:
+        national = _parse_e164(written, region)
+        if national is not None:
+            return national
+    return _parse_e164("+" + written, None)
+
+
+def _regrouped(digits: str, rng: random.Random) -> str:
+    groups = []
+    while digits:
+        size = rng.randint(2, 4)
+        groups.append(digits[:size])
+        digits = digits[size:]
+    separator = rng.choice(_SEPARATORS)
+    if len(groups) > 1 and rng.random() < 0.3:
+        return f"({groups[0]}) " + separator.join(groups[1:])
+    return separator.join(groups)
+
+
+def _written(region: str, rng: random.Random) -> list[str]:
+    """Numbers of every type for `region`, some a few digits off, each in four
+    of the ways they reach us: phonenumbers' own national, international and
+    E.164 forms, 00 for +, bare digits, and regrouped by hand."""
+    written: list[str] = []
+    for kind in _ALL_TYPES:
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is None:
+            continue
+        numbers = [example]
+        national = str(example.national_number)
+        for _ in range(3):
+            tail = rng.randint(1, min(4, len(national)))
+            digits = national[:-tail] + "".join(rng.choices("0123456789", k=tail))
+            numbers.append(phonenumbers.parse(f"+{example.country_code}{digits}"))
+        for number in numbers:
+            as_national = phonenumbers.format_number(
+                number, phonenumbers.PhoneNumberFormat.NATIONAL
+            )
+            e164 = phonenumbers.format_number(
+                number, phonenumbers.PhoneNumberFormat.E164
+            )
+            bare = "".join(char for char in as_national if char.isdigit())
+            forms = [
+                as_national,
+                phonenumbers.format_number(
+                    number, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+                ),
+                e164,
+                "00" + e164[1:],
+                e164[1:],
+                _regrouped(bare, rng),
+                "+" + _regrouped(e164[1:], rng),
+                "00 " + _regrouped(e164[1:], rng),
+            ]
+            written += rng.sample(forms, 4)
+    return written
+
+
+def test_normalize_matches_parse_on_numbers_as_written_in_every_region() -> None:
+    rng = random.Random(19)
+    compared, mismatches = 0, []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for written in _written(region, rng):
+            for default in (region, None):
+                compared += 1
+                got, want = (
+                    normalize(written, default),
+                    _written_reference(written, default),
+                )
+                if got != want:
+                    mismatches.append((written, default, got, want))
+    assert compared > 30_000
+    assert mismatches == []

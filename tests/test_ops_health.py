@@ -7,7 +7,7 @@ from datetime import timedelta
 import requests
 
 from soapsms.config import Settings
-from soapsms.usecases import dispatching as uc
+from soapsms.usecases.dispatching import queue as uc
 from soapsms.usecases.health import queue_stats
 from soapsms.usecases.runtime import Runtime
 from tests.conftest import LiveServer, make_settings
@@ -64,3 +64,25 @@ def test_settings_default_is_seven_years_and_no_text_logging():
     assert settings.retention == "7y"
     assert settings.log_message_text is False
     assert settings.dispatch_metrics_bind == "off"
+
+
+def test_health_is_503_while_due_messages_wait_for_no_live_dispatcher(
+    live, runtime, account
+):
+    assert requests.get(live.url + "/health", timeout=5).status_code == 200
+    send_to(runtime, "acme", "+17036069996")
+    response = requests.get(live.url + "/health", timeout=5)
+    assert response.status_code == 503
+    assert response.json()["status"] == "no dispatcher"
+    assert response.json()["store"] == "reachable" and response.json()["due"] == 1
+    # A heartbeat older than the lease (dispatch_lease_seconds) is not fresh.
+    lease = runtime.settings.dispatch_lease_seconds
+    past = Runtime(runtime.settings, engine=runtime.engine)
+    past.clock = lambda: runtime.now() - timedelta(seconds=lease + 1)
+    uc.register_dispatcher(past, "old", "host", 1, timedelta(hours=1), exclusive=False)
+    assert requests.get(live.url + "/health", timeout=5).status_code == 503
+    uc.register_dispatcher(
+        runtime, "d1", "host", 2, timedelta(seconds=lease), exclusive=False
+    )
+    response = requests.get(live.url + "/health", timeout=5)
+    assert response.status_code == 200 and response.json()["status"] == "ok"

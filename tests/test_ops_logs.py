@@ -111,7 +111,7 @@ def test_message_text_is_logged_only_when_switched_on(db_url, caplog):
 def test_a_cancellation_is_a_status_change_line(db_url, caplog):
     from soapsms.usecases import query
     from soapsms.usecases.auth import account_view
-    from soapsms.usecases.results import Selector
+    from soapsms.usecases.requests import Selector
 
     caplog.set_level(logging.INFO, logger="soapsms")
     with acme_runtime(db_url) as rt:
@@ -124,3 +124,23 @@ def test_a_cancellation_is_a_status_change_line(db_url, caplog):
     assert f"status change message={message_id} old=QUEUED new=CANCELLED code=-" in (
         lines
     )
+
+
+def test_json_lines_for_log_shippers(capsys):
+    import json
+
+    from soapsms import logs
+
+    logs.configure("INFO", "json")
+    try:
+        logging.getLogger("soapsms.test").info("soap call account=%s", "acme")
+        logging.getLogger("gunicorn.access").info('127.0.0.1 "GET /health" 200')
+    finally:
+        logs.configure("WARNING", "text")
+        logging.getLogger().handlers.clear()
+    entries = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(e["level"], e["logger"], e["message"]) for e in entries] == [
+        ("INFO", "soapsms.test", "soap call account=acme"),
+        ("INFO", "gunicorn.access", '127.0.0.1 "GET /health" 200'),
+    ]
+    assert all(e["time"].endswith("Z") for e in entries)

@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+from pathlib import Path
 
 import requests
 import zeep
 from prometheus_client.parser import text_string_to_metric_families
 from zeep.transports import Transport
 
-from soapsms.dispatch import observe
+from soapsms.dispatch import metrics_server
 from soapsms.dispatch.worker import Dispatcher
 from tests.dispatch_helpers import (
     ScriptedConnector,
@@ -116,7 +118,7 @@ def test_dispatcher_endpoint_shows_queue_submits_and_receipts(sqlite_url):
     connector = ScriptedConnector("simulator")
     port = _free_port()
     with acme_runtime(sqlite_url) as rt:
-        server = observe.start(rt, f"127.0.0.1:{port}")
+        server = metrics_server.start(rt, f"127.0.0.1:{port}")
         url = f"http://127.0.0.1:{port}"
         try:
             before = scrape(url)
@@ -183,3 +185,53 @@ def test_serve_empties_the_metrics_directory_and_marks_dead_workers(
     serve.child_exit(None, SimpleNamespace(pid=4243))
     # A dead worker's live gauges go; its counters keep counting in the sum.
     assert [p.name for p in given.iterdir()] == ["counter_4243.db"]
+
+
+def _web_workers(url: str) -> list[int]:
+    """The gunicorn workers of the `soapsms serve` at `url`: forks of its
+    master, with the same command line."""
+    bind = url.removeprefix("http://").encode()
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if b"serve" in argv and bind in argv:
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return sorted(pid for pid, parent in parents.items() if parent in parents)
+
+
+def test_the_web_endpoint_serves_dispatcher_counts_after_a_worker_left(
+    gunicorn_url,  # noqa: F811
+):
+    # A worker that ends (SIGTERM: gracefully; its master starts another)
+    # leaves through serve's code, being a fork of it: it must not take the
+    # metrics directory every other process still writes to.
+    leaving = _web_workers(gunicorn_url)[0]
+    os.kill(leaving, signal.SIGTERM)
+    wait_for(
+        lambda: (
+            len(workers := _web_workers(gunicorn_url)) == 2 and leaving not in workers
+        ),
+        timeout=30,
+    )
+    client = zeep.Client(f"{gunicorn_url}/soap?wsdl")
+    client.service.SendMessage(
+        Auth=AUTH, Message={"Text": "alert", "RecipientsText": "+17036069996"}
+    )
+
+    def submitted() -> str | None:
+        text = scrape(gunicorn_url)
+        changes = "soapsms_message_status_changes_total"
+        return text if value(text, changes, status="SUBMITTED") >= 1 else None
+
+    # Counted by the dispatcher `serve` started, scraped from the web workers.
+    text = wait_for(submitted, timeout=60)
+    assert value(text, "soapsms_dispatch_submits_total", result="accepted") >= 1
+    assert value(text, "soapsms_store_up") == 1
+    assert "soapsms_dispatch_queue_depth" in text
+    assert 0 <= value(text, "soapsms_dispatch_heartbeat_age_seconds") < 60

@@ -10,6 +10,7 @@ import tracemalloc
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import insert
 
 from soapsms import cli
@@ -139,6 +140,32 @@ def test_rows_and_summary_in_csv_and_json(db_url):
             )
             == []
         )
+
+
+def test_summary_by_month_in_the_zone_and_from_the_cli(sqlite_url, monkeypatch, capsys):
+    monkeypatch.setenv("SOAPSMS_DATABASE_URL", sqlite_url)
+    with acme_runtime(sqlite_url) as rt:
+        seed(rt, "acme", datetime(2026, 1, 31, 12), 2)
+        seed(rt, "acme", datetime(2026, 1, 31, 23, 30), 3)  # Paris: February 1st
+        seed(rt, "acme", datetime(2026, 2, 14, 9), 4, parts=2)
+    base = ["report", "--account", "acme", "--since", "2026-01-01"]
+    assert cli.main([*base, "--until", "2026-02-28", "--summary", "month"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["month"], r["sent"], r["parts"]) for r in rows] == [
+        ("2026-01", "5", "5"),
+        ("2026-02", "4", "8"),
+    ]
+    paris = [*base, "--until", "2026-02-28", "--tz", "Europe/Paris"]
+    assert cli.main([*paris, "--summary", "month", "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert [(r["month"], r["sent"]) for r in got] == [("2026-01", 2), ("2026-02", 7)]
+    # Plain --summary stays per day.
+    assert cli.main([*base, "--until", "2026-01-31", "--summary"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("day,sent,")
+    with pytest.raises(SystemExit) as refused:
+        cli.main([*base, "--until", "2026-01-31", "--summary", "week"])
+    assert refused.value.code == 2
+    assert "invalid choice: 'week'" in capsys.readouterr().err
 
 
 def test_cli_report_refuses_unknown_account_and_zone(

@@ -36,6 +36,7 @@ def _env(db_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         SOAPSMS_DATABASE_URL=db_url,
+        SOAPSMS_CARRIER="simulator",
         SOAPSMS_ARGON2_TIME_COST="1",
         SOAPSMS_ARGON2_MEMORY_KIB="64",
         SOAPSMS_LOG_LEVEL="WARNING",
@@ -66,6 +67,8 @@ def gunicorn_url(db_url: str, tmp_path: Path) -> Iterator[str]:
                 "2",
                 "--smtp-bind",
                 "off",
+                "--snpp-bind",
+                "off",
             ],
             env=env,
             stdout=out,
@@ -92,6 +95,8 @@ def gunicorn_url(db_url: str, tmp_path: Path) -> Iterator[str]:
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+        # Shown by pytest only when the test failed: what serve said meanwhile.
+        print(f"soapsms serve's log:\n{log.read_text(errors='replace')[-6000:]}")
 
 
 def test_fifty_parallel_identical_sends_make_one_batch(gunicorn_url, db_url):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from soapsms.dispatch.connectors import smpp
-from soapsms.dispatch.connectors.smpp_config import SmppConfig
+from soapsms.dispatch.connectors.smpp.config import SmppConfig
 from soapsms.errors import ConfigError
 
 BASE = {"type": "smpp", "host": "smsc.example.net", "system_id": "acme"}
@@ -68,14 +68,14 @@ def test_every_option_is_read_from_its_ini_string() -> None:
         ({**BASE, "password": "123456789"}, "password is longer"),
         ({**BASE, "system_id": "s" * 16}, "system_id is longer"),
         ({**BASE, "window": "0"}, "window"),
-        ({**BASE, "window": "ten"}, "must be a number"),
+        ({**BASE, "window": "ten"}, "window must be a whole number"),
         ({**BASE, "use_message_payload": "maybe"}, "true or false"),
         ({**BASE, "submit_id_format": "octal"}, "submit_id_format"),
         ({**BASE, "submit_id_format": "hex", "receipt_id_format": "text"}, "both"),
         ({**BASE, "validity": "forever"}, "validity"),
         ({**BASE, "status_map": "0x58=THROTTLED"}, "status_map entry"),
         ({**BASE, "status_map": "0x58:SLOW"}, "status_map entry"),
-        ({**BASE, "status_map": "x:THROTTLED"}, "not a number"),
+        ({**BASE, "status_map": "x:THROTTLED"}, "'x:THROTTLED': must be a whole"),
         ({**BASE, "receipt_err_map": "001=UNKNOWN"}, "receipt_err_map entry"),
     ],
 )
@@ -85,6 +85,6 @@ def test_bad_options_are_config_errors(options: dict[str, str], message: str) ->
 
 
 def test_create_builds_a_stopped_connector() -> None:
-    carrier = smpp.build("carrier-a", BASE)
+    carrier = smpp.build("carrier-a", SmppConfig.from_options(BASE))
     assert carrier.name == "carrier-a" and not carrier.is_up()
     carrier.stop()  # never started: nothing to wait for

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 from smpplib import smpp as smpp_pdu
 
-from soapsms.dispatch.connectors.base import ConnectorDown, SubmitResult
+from soapsms.dispatch.connectors.base import SubmitResult
+from soapsms.dispatch.connectors.smpp.config import SmppConfig
+from soapsms.dispatch.connectors.smpp.connector import _FlowControl
+from soapsms.errors import ConnectorDown
 from tests.smsc.esme import connector, submission
 from tests.smsc.fault import Conn, FaultSmsc, wait_until
 
@@ -26,8 +29,9 @@ def test_accepted_message_carries_one_id_per_part() -> None:
     with FaultSmsc() as smsc, connector(smsc.port) as carrier:
         single = carrier.submit(submission()).result(5)
         triple = carrier.submit(submission("x" * 400)).result(5)
-    assert single == SubmitResult(True, ("00000001",))
-    assert triple == SubmitResult(True, ("00000002", "00000003", "00000004"))
+    assert single == SubmitResult(True, ("00000001",), parts=((1, "00000001"),))
+    ids = ("00000002", "00000003", "00000004")
+    assert triple == SubmitResult(True, ids, parts=tuple(enumerate(ids, 1)))
 
 
 @pytest.mark.parametrize(
@@ -52,7 +56,12 @@ def test_submit_sm_resp_errors(
 
     with (
         FaultSmsc(reject) as smsc,
-        connector(smsc.port, status_map="0x0000040B:ROUTING_ERROR") as carrier,
+        connector(
+            smsc.port,
+            status_map="0x0000040B:ROUTING_ERROR",
+            # Throttling is resent, not answered, until this long: not here.
+            throttle_give_up_seconds="0",
+        ) as carrier,
     ):
         result = carrier.submit(submission()).result(5)
     assert not result.accepted and not result.carrier_ids
@@ -108,7 +117,7 @@ def test_connection_dropped_mid_window_fails_in_flight_and_reconnects() -> None:
         assert carrier.submit(submission()).result(5).accepted
 
 
-def test_unanswered_submit_times_out_as_network_error() -> None:
+def test_unanswered_submit_times_out_as_network_error_and_rebinds() -> None:
     with (
         FaultSmsc(hold) as smsc,
         connector(smsc.port, response_timeout_seconds="0.3") as carrier,
@@ -119,7 +128,10 @@ def test_unanswered_submit_times_out_as_network_error() -> None:
             True,
             "NETWORK_ERROR",
         )
-        assert "no submit_sm_resp within 0.3s" in (result.error_text or "")
+        assert result.error_text == "no submit_sm_resp: none within 0.3s"
+        # A late answer could not be told from none: that link is given up.
+        wait_until(lambda: carrier.binds == 2 and carrier.is_up(), what="rebind")
+        assert smsc.conns[0].closed
         # Its slot is free again: the window does not leak.
         smsc.on_submit = lambda conn, pdu: conn.accept(pdu)
         assert all(carrier.submit(submission()).result(5).accepted for _ in range(12))
@@ -225,3 +237,20 @@ def test_stop_abandons_what_stays_unanswered_as_network_error() -> None:
         True,
         "NETWORK_ERROR",
     )
+
+
+@pytest.mark.parametrize(
+    ("throttled_of_20", "halved"),
+    [(0, False), (6, False), (10, False), (11, True), (20, True)],
+)
+def test_flow_control_halves_the_window_only_when_most_is_throttled(
+    throttled_of_20: int, halved: bool
+) -> None:
+    # A steady share of throttling costs resends; most of a sample throttled
+    # means we send faster than the carrier takes: the window halves, all pause.
+    flow = _FlowControl(SmppConfig(host="smsc", system_id="x", window=20))
+    resend_at = [flow.throttled(100.0) for _ in range(throttled_of_20)]
+    for _ in range(20 - throttled_of_20):
+        flow.accepted(100.0)
+    assert all(at >= 100.2 for at in resend_at)  # each after its own pause
+    assert (flow.slots(), flow.until > 100.0) == ((10, True) if halved else (20, False))

@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from soapsms.dispatch.connectors.smpp_config import SmppConfig
-from soapsms.dispatch.connectors.smpp_pdus import source_address, validity_period
+from soapsms.dispatch.connectors.smpp.config import SmppConfig
+from soapsms.dispatch.connectors.smpp.pdus import source_address, validity_period
 from soapsms.domain.encoding import gsm7_decode, plan
 from tests.smsc.esme import connector, submission
 from tests.smsc.fault import FaultSmsc, Submit
@@ -49,12 +49,17 @@ def test_emoji_at_the_ucs2_part_boundary_stays_whole() -> None:
     assert "".join(body.decode("utf-16-be") for body in bodies) == text
 
 
-def test_two_long_messages_get_different_references() -> None:
+def test_a_message_keeps_its_reference_and_another_gets_its_own() -> None:
+    ids = ["01J00000000000000000000000", "01J00000000000000000000001"] * 2
     with FaultSmsc() as smsc, connector(smsc.port) as carrier:
-        for _ in range(2):
-            assert carrier.submit(submission("z" * 200)).result(5).accepted
+        for message_id in ids:
+            sent = carrier.submit(submission("z" * 200, message_id=message_id))
+            assert sent.result(5).accepted
     references = [s.short_message[3] for s in smsc.submits]
-    assert references[0] == references[1] != references[2] == references[3]
+    # From the message id: the same on a repeat, so parts never orphan.
+    assert references[0] == references[1] == references[4] == references[5]
+    assert references[2] == references[3] == references[6] == references[7]
+    assert references[0] != references[2]
 
 
 def test_single_part_has_no_header_and_asks_for_a_receipt_when_wanted() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from smpplib import smpp as smpp_pdu
 
-from soapsms.dispatch.connectors.smpp_config import SmppConfig
-from soapsms.dispatch.connectors.smpp_receipts import (
+from soapsms.dispatch.connectors.smpp.config import SmppConfig
+from soapsms.dispatch.connectors.smpp.receipts import (
     inbound_from_pdu,
     is_receipt,
     normalise_id,

@@ -25,7 +25,11 @@ WAIT = 60  # seconds at most for a process to come up; normally about one
 
 def _env(db_url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(SOAPSMS_DATABASE_URL=db_url, SOAPSMS_LOG_LEVEL="WARNING")
+    env.update(
+        SOAPSMS_DATABASE_URL=db_url,
+        SOAPSMS_CARRIER="simulator",
+        SOAPSMS_LOG_LEVEL="WARNING",
+    )
     return env
 
 
@@ -82,7 +86,7 @@ def test_soapsms_smtp_command(runtime, account, client, db_url):
 
 
 def test_serve_starts_the_smtp_companion(runtime, account, client, db_url):
-    argv = ["serve", "--bind", "127.0.0.1:0", "--workers", "1"]
+    argv = ["serve", "--bind", "127.0.0.1:0", "--workers", "1", "--snpp-bind", "off"]
     with _process([*argv, "--smtp-bind", "127.0.0.1:0"], db_url) as (port, process):
         code, text = send(port, example())
         process.send_signal(signal.SIGTERM)

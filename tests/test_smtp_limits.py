@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from soapsms.smtp_ingress.limits import SlidingWindow
+from soapsms.limits import SlidingWindow
 
 
 class Clock:

@@ -59,13 +59,19 @@ def test_a_dropped_postgres_connection_is_unavailable_once(
     engine = one_connection
     with db.single_statement(engine) as conn:
         (pid,) = driver.rows(conn, "SELECT pg_backend_pid()")[0]
-    admin = create_engine(db.normalize_url(postgres_database))
+    # Autocommit: pg_stat_activity is read once per transaction, so a loop
+    # inside one would see the terminated backend for ever.
+    admin = create_engine(
+        db.normalize_url(postgres_database), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as other:
         other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        deadline = time.monotonic() + 10
         while other.execute(
             text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
             {"pid": pid},
         ).scalar():
+            assert time.monotonic() < deadline, "the backend did not end"
             time.sleep(0.01)
     admin.dispose()
     with pytest.raises(Unavailable) as info:

@@ -9,8 +9,11 @@ Each event is POSTed as `text/xml; charset=utf-8`:
 with `X-Soapsms-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
 keyed with the account's callback secret (no header when the account has
 none). Any 2xx is success; anything else is retried with back-off for 24
-hours (soapsms.usecases.dispatching_callbacks). Targets on loopback, private
-or link-local addresses are refused unless `allow_private_callbacks`.
+hours (soapsms.usecases.dispatching.callbacks). Targets whose addresses are
+not global (soapsms.domain.callback_target) are refused unless
+`allow_private_callbacks`, and the connection goes to exactly the address
+that was checked, so a second DNS answer cannot turn it inward. One event's
+failure, whatever it is, is that event's alone.
 """
 
 from __future__ import annotations
@@ -25,21 +28,19 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
 
-from soapsms.domain import callback_target
+from soapsms.domain import callback_target, status_fields
 from soapsms.domain.timestamps import format_utc
-from soapsms.errors import Unavailable
-from soapsms.usecases.dispatching_callbacks import (
+from soapsms.errors import CallbackRefused, Unavailable
+from soapsms.usecases.dispatching.callbacks import (
     PendingCallback,
     callback_failed,
     callbacks_delivered,
     claim_callbacks,
 )
-from soapsms.usecases.results import MessageStatus
 from soapsms.usecases.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -52,42 +53,53 @@ _BATCH = 50
 _IDLE = 0.5
 
 
-class Refused(Exception):
-    """The target may not be called (a private address, a bad URL)."""
-
-
 class Transport(Protocol):
-    """POSTs a body and returns the HTTP status; raises OSError when unreachable."""
+    """POSTs a body to `address` (the checked IP the URL's host resolved to)
+    and returns the HTTP status; raises OSError when unreachable."""
 
     def __call__(
-        self, url: str, body: bytes, headers: dict[str, str], timeout: float
+        self,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        timeout: float,
+        address: str,
     ) -> int: ...
 
 
-def check_target(url: str, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs and, unless allowed, hosts that resolve to
-    loopback, private or link-local addresses (also through DNS)."""
-    parts = callback_target.split_http_url(url)
-    if parts is None or parts.hostname is None:
-        raise Refused(f"not an http(s) URL: {url!r}")
-    if allow_private:
-        return
+def check_target(url: str, allow_private: bool) -> str:
+    """The address to connect to: refuse URLs that are not complete http(s)
+    ones and, unless allowed, hosts with any non-global address (also
+    through DNS)."""
+    try:
+        parts = callback_target.check_url(url)
+    except callback_target.BadUrl as exc:
+        raise CallbackRefused(f"bad callback URL: {exc}") from exc
+    host = parts.hostname or ""
+    default_port = 443 if parts.scheme == "https" else 80
     try:
         infos = socket.getaddrinfo(
-            parts.hostname, parts.port or 443, type=socket.SOCK_STREAM
+            host, parts.port or default_port, type=socket.SOCK_STREAM
         )
-    except OSError as exc:
-        raise OSError(f"cannot resolve {parts.hostname}: {exc}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not callback_target.is_public(address):
-            raise Refused(
-                f"{parts.hostname} resolves to a non-public address {address}"
-            )
+    except (OSError, UnicodeError) as exc:
+        raise OSError(f"cannot resolve {host}: {exc}") from exc
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    if not addresses:
+        raise OSError(f"cannot resolve {host}: no address")
+    if not allow_private:
+        for address in addresses:
+            if not callback_target.is_public(address):
+                raise CallbackRefused(
+                    f"{host} resolves to a non-public address {address}"
+                )
+    return str(addresses[0])
 
 
-def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """The default transport: one HTTP/1.1 request, no redirects followed."""
+def http_post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, address: str
+) -> int:
+    """The default transport: one HTTP/1.1 request to `address` (TLS checked
+    against the URL's host), no redirects followed."""
     parts = urlsplit(url)
     connection_class = (
         http.client.HTTPSConnection
@@ -95,6 +107,14 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         else http.client.HTTPConnection
     )
     connection = connection_class(parts.hostname or "", parts.port, timeout=timeout)
+    port = connection.port
+
+    def pinned(_: object, *args: object, **kwargs: object) -> socket.socket:
+        return socket.create_connection((address, port), *args, **kwargs)  # type: ignore[arg-type]
+
+    # http.client resolves the host again in connect(); this connects to the
+    # address that was checked instead (the Host header and SNI keep the name).
+    connection._create_connection = pinned  # type: ignore[attr-defined]
     try:
         path = parts.path or "/"
         if parts.query:
@@ -107,36 +127,8 @@ def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         connection.close()
 
 
-def _text(value: object) -> str:
-    return format_utc(value) if isinstance(value, datetime) else escape(str(value))
-
-
-def _status_xml(m: MessageStatus) -> str:
-    # The contract's MessageStatus children, in its order.
-    fields: list[tuple[str, object]] = [
-        ("MessageId", m.message_id),
-        ("Status", m.status),
-        ("BatchId", m.batch_id),
-        ("ClientReference", m.client_reference),
-        ("Recipient", m.recipient),
-        ("Sender", m.sender),
-        ("ErrorCode", m.error_code),
-        ("ErrorText", m.error_text),
-        ("CarrierError", m.carrier_error),
-        ("Parts", m.parts),
-        ("PartsDelivered", m.parts_delivered),
-        ("CreatedAt", m.created_at),
-        ("ScheduledFor", m.scheduled_for),
-        ("SubmittedAt", m.submitted_at),
-        ("DoneAt", m.done_at),
-        ("UpdatedAt", m.updated_at),
-    ]
-    inner = "".join(
-        f"<{name}>{_text(value)}</{name}>"
-        for name, value in fields
-        if value is not None
-    )
-    return f"<MessageStatus>{inner}</MessageStatus>"
+# The contract's MessageStatus element, as in GetStatus but unprefixed.
+_status_xml = status_fields.xml_writer("")
 
 
 def render(event: PendingCallback) -> bytes:
@@ -206,9 +198,13 @@ class CallbackSender:
         by_message: dict[str, list[PendingCallback]] = {}
         for event in events:
             by_message.setdefault(event.status.message_id, []).append(event)
+        futures = [pool.submit(self._send_in_order, e) for e in by_message.values()]
         delivered: list[str] = []
-        for done in pool.map(self._send_in_order, by_message.values()):
-            delivered.extend(done)
+        for future in futures:
+            try:
+                delivered.extend(future.result())
+            except Exception:  # a store error: the leases run out, then a retry
+                logger.exception("recording a status callback's outcome failed")
         callbacks_delivered(self.rt, delivered)
         return len(events)
 
@@ -236,11 +232,14 @@ class CallbackSender:
         if event.secret:
             headers[SIGNATURE_HEADER] = signature(event.secret, body, int(self.clock()))
         try:
-            check_target(event.url, self.rt.settings.allow_private_callbacks)
-            code = self.transport(event.url, body, headers, _TIMEOUT)
-        except Refused as exc:
+            address = check_target(event.url, self.rt.settings.allow_private_callbacks)
+            code = self.transport(event.url, body, headers, _TIMEOUT, address)
+        except CallbackRefused as exc:
             return str(exc), True
         except (OSError, http.client.HTTPException) as exc:
+            return f"{type(exc).__name__}: {exc}", False
+        except Exception as exc:  # noqa: BLE001 - this event's failure, no one else's
+            logger.exception("status callback %s failed", event.event_id)
             return f"{type(exc).__name__}: {exc}", False
         if 200 <= code < 300:
             return None, False

@@ -1,4 +1,18 @@
-"""Recipient lists and phone-number normalisation to E.164."""
+"""Recipient lists and phone-number normalisation to E.164.
+
+`normalize(raw, region)` strips the punctuation people write into numbers
+(`_PUNCTUATION`), takes only ASCII digits with an optional leading `+` or `00`
+and then gives exactly what phonenumbers gives for those digits, namely
+`format_number(parse(text, region), E164)` when `is_possible_number` holds,
+else None: `parse("+" + digits)` for `+` or `00`; otherwise
+`parse(digits, region)`, and `parse("+" + digits)` when that is not possible
+or there is no region. That includes parse's trunk-prefix stripping (and
+its transform rules), its international-prefix (IDD) reading, the region's
+own country code dialled without `+`, and judging possibility by the country
+code's main region. What parse takes and the contract refuses (letters,
+extensions, `tel:` URIs, other scripts' digits) is refused before it.
+tests/test_domain_phone.py holds the two to each other over every region.
+"""
 
 from __future__ import annotations
 
@@ -88,11 +102,10 @@ def _normalize(raw: str, region: str | None) -> str | None:
     return _international(digits)
 
 
-# phonenumbers.parse costs ~25 us a number, most of it re-normalising text that
-# is already bare digits, so 10,000 recipients would take a quarter second. The
-# readers below reproduce parse + is_possible_number for bare digits from the
-# library's own metadata (about 4 us) and hand anything without metadata to
-# parse itself; the tests compare them with parse over every region.
+# parse spends most of its time re-normalising text that is already bare
+# digits (docs/performance.md, Phone numbers): the readers below reproduce it
+# for bare digits from the library's own metadata, and hand anything without
+# metadata to parse itself.
 
 
 def _international(digits: str) -> str | None:

@@ -28,11 +28,18 @@ class Retention:
         """The instant before which data is older than this period (calendar
         years and months, so 7y from 2033-03-01 is 2026-03-01)."""
         if self.unit == "d":
-            return now - timedelta(days=self.amount)
+            try:
+                return now - timedelta(days=self.amount)
+            except OverflowError as exc:
+                raise ValidationError(
+                    f"retention {self} reaches back before year 1"
+                ) from exc
         months = self.amount * (12 if self.unit == "y" else 1)
         index = now.year * 12 + (now.month - 1) - months
         year, month = divmod(index, 12)
         month += 1
+        if year < 1:
+            raise ValidationError(f"retention {self} reaches back before year 1")
         # The 29th to 31st of a month the target lacks: its last day.
         day = now.day
         while True:

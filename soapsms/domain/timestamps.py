@@ -9,8 +9,8 @@ def format_utc(value: datetime) -> str:
     """xs:dateTime text for `value` (naive means UTC already)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    # isoformat, not strftime: half the time, and a GetStatus of 1,000 ids
-    # writes ~4,000 of these. The slice drops the "+00:00" of an aware value.
+    # isoformat, not strftime: cheaper, and large answers write thousands
+    # (docs/performance.md). The slice drops the "+00:00" of an aware value.
     if value.microsecond < 1000:
         return value.isoformat(timespec="seconds")[:19] + "Z"
     return value.isoformat(timespec="milliseconds")[:23] + "Z"

@@ -4,7 +4,6 @@
                  charsets, format=flowed, HTML reduced to text (pure)
     parse.py     that text → account, password, text, numbers (pure)
     replies.py   use-case results and errors → SMTP reply lines
-    limits.py    sliding-minute counters (per connection, per account)
     notify.py    the optional confirmation/error mail through a relay
     handler.py   the aiosmtpd handler: RCPT check, DATA → use cases → reply
     server.py    the listener's lifecycle on its own event-loop thread

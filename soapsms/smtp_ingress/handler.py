@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from soapsms import errors, metrics
+from soapsms.limits import SlidingWindow
 from soapsms.smtp_ingress import replies
-from soapsms.smtp_ingress.limits import SlidingWindow
 from soapsms.smtp_ingress.notify import Answer, Notifier
 from soapsms.smtp_ingress.parse import Mail, parse_request, read_mail
 from soapsms.usecases import auth, send
-from soapsms.usecases.results import Credentials, SendRequest
+from soapsms.usecases.requests import Credentials, SendRequest
 from soapsms.usecases.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ class Delivery:
     outcome: str
     account: str = "-"
     mail: Mail | None = None
+    # Whether the mail's login passed: only then may a reply go to its sender
+    # (anyone can forge an envelope sender; no backscatter to strangers).
+    authenticated: bool = False
 
 
 class IngressHandler:
@@ -113,15 +117,14 @@ class IngressHandler:
         """Parse, authenticate, check the listener's account limit, submit."""
         mail: Mail | None = None
         account = "-"
+        authenticated = False
         try:
             mail = read_mail(content)
             request = parse_request(mail)
             account = request.account_id
-            view = auth.authenticate(
-                self.runtime,
-                [Credentials(request.account_id, request.password, "smtp")],
-                source,
-            )
+            credentials = Credentials(request.account_id, request.password, "smtp")
+            view = auth.authenticate(self.runtime, [credentials], source)
+            authenticated = True
             if not self.per_account.allow(view.account_id):
                 limit = self.per_account.limit
                 raise errors.RateLimited(
@@ -137,10 +140,18 @@ class IngressHandler:
                     recipients=request.numbers,
                     client_reference=request.client_reference,
                 ),
+                # The account changed since it was read above: read it again.
+                login_again=functools.partial(
+                    auth.authenticate, self.runtime, [credentials], source
+                ),
             )
         except errors.SoapsmsError as exc:
             return Delivery(
-                Answer(replies.for_error(exc)), type(exc).__name__, account, mail
+                Answer(replies.for_error(exc)),
+                type(exc).__name__,
+                account,
+                mail,
+                authenticated,
             )
         except Exception:
             # A bug must not lose an alert: 4xx keeps it queued at the sender.
@@ -148,22 +159,27 @@ class IngressHandler:
             return Delivery(Answer(replies.INTERNAL), "internal", account, mail)
         outcome = "replayed" if result.replayed else "accepted"
         return Delivery(
-            Answer(replies.accepted(result), result), outcome, account, mail
+            Answer(replies.accepted(result), result), outcome, account, mail, True
         )
 
     def _confirm(
         self, loop: asyncio.AbstractEventLoop, delivery: Delivery, return_path: str
     ) -> None:
         notifier = self.notifier
-        if notifier is None:
+        if notifier is None or not delivery.authenticated:
             return
         mail = delivery.mail
         auto = mail.auto_submitted if mail is not None else False
         if not notifier.wanted(delivery.answer, return_path, auto):
             return
-        message = notifier.compose(
-            delivery.answer, return_path, mail.message_id if mail else None
-        )
+        try:
+            message = notifier.compose(
+                delivery.answer, return_path, mail.message_id if mail else None
+            )
+        except Exception as exc:  # noqa: BLE001 - the mail's answer stands
+            # A Message-ID or sender that cannot be a header of the reply.
+            logger.warning("smtp reply to %r not composed: %s", return_path, exc)
+            return
         # Not awaited: the sender's server gets its reply without waiting for
         # our relay.
         loop.run_in_executor(None, notifier.send, message)

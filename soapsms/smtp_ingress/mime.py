@@ -8,17 +8,24 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from html.parser import HTMLParser
 
-from soapsms.errors import ValidationError
+from soapsms.errors import ParseError
 
-
-class ParseError(ValidationError):
-    """The mail cannot be read as an SMS request; the message says why."""
+# More multipart containers than any mail client nests (a forward of a
+# forward of a signed mail has four or five); the parser recurses per level.
+MAX_MULTIPARTS = 32
+_MULTIPART = re.compile(rb"(?im)^content-type:[ \t]*multipart/")
 
 
 def read(data: bytes) -> EmailMessage:
     """Parse a mail; the parser records defects instead of failing, as mail
-    in the wild is often malformed."""
-    message = BytesParser(policy=policy.default).parsebytes(data)
+    in the wild is often malformed. Too deep a MIME tree is a ParseError: a
+    permanent refusal, as the same mail can never be read."""
+    if len(_MULTIPART.findall(data)) > MAX_MULTIPARTS:
+        raise ParseError(f"the mail nests more than {MAX_MULTIPARTS} multipart parts")
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(data)
+    except RecursionError as exc:
+        raise ParseError("the mail's MIME structure is nested too deeply") from exc
     assert isinstance(message, EmailMessage)  # what policy.default builds
     return message
 
@@ -30,7 +37,7 @@ def body_text(message: EmailMessage) -> str:
     """
     try:
         part = message.get_body(preferencelist=("plain", "html"))
-    except (LookupError, ValueError) as exc:  # a broken MIME tree
+    except (LookupError, ValueError, RecursionError) as exc:  # a broken MIME tree
         raise ParseError(f"the mail's MIME structure cannot be read: {exc}") from exc
     if part is None:
         raise ParseError("the mail has no text/plain or text/html part")

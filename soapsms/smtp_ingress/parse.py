@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from soapsms.smtp_ingress.mime import ParseError, body_text, read
+from soapsms.errors import ParseError
+from soapsms.smtp_ingress.mime import body_text, read
 
 __all__ = ["Mail", "ParseError", "Request", "parse_mail", "parse_request", "read_mail"]
 
@@ -80,7 +81,8 @@ def client_reference(message_id: str | None) -> str | None:
 
 
 def read_mail(data: bytes) -> Mail:
-    """The headers of a mail; never fails (the body is read by parse_request)."""
+    """The headers of a mail (the body is read by parse_request); fails only
+    on a MIME tree nested too deeply to read (ParseError)."""
     message = read(data)
     message_id = message.get("Message-ID")
     auto = str(message.get("Auto-Submitted", "no")).strip().lower()

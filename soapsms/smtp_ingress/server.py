@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import ssl
-import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
-from types import FrameType, TracebackType
 from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
-from soapsms.config import Settings
+from soapsms.config import Settings, split_address
 from soapsms.errors import ConfigError
+from soapsms.loop_server import LoopServer
 from soapsms.smtp_ingress.handler import IngressHandler
 from soapsms.smtp_ingress.notify import Notifier
 from soapsms.usecases.runtime import Runtime
@@ -31,17 +28,10 @@ class _Connection(SMTP):
     line_length_limit = 64 * 1024
 
 
-def split_address(value: str) -> tuple[str, int]:
-    """HOST:PORT (or [IPv6]:PORT) → (host, port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"expected HOST:PORT, got {value!r}")
-    return host.strip("[]"), int(port)
+class SmtpListener(LoopServer):
+    """An aiosmtpd server on its own thread (soapsms.loop_server)."""
 
-
-class SmtpListener:
-    """An aiosmtpd server on its own thread: start() returns once it listens
-    (port 0 picks a free port, read back from `port`)."""
+    name = "smtp"
 
     def __init__(
         self,
@@ -55,19 +45,12 @@ class SmtpListener:
         require_starttls: bool = False,
         workers: int = 8,
     ) -> None:
+        super().__init__(host, port, workers=workers)
         self.handler = handler
-        self.host = host
-        self.port = port
         self.hostname = hostname
         self.data_size_limit = data_size_limit
         self.tls_context = tls_context
         self.require_starttls = require_starttls
-        self.workers = workers
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self._connections: weakref.WeakSet[SMTP] = weakref.WeakSet()
 
     def _factory(self) -> SMTP:
@@ -85,82 +68,13 @@ class SmtpListener:
         self._connections.add(connection)
         return connection
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Bind and serve; raises what binding raised (e.g. address in use)."""
-        assert self._thread is None, "already started"
-        self._loop = asyncio.new_event_loop()
-        self._loop.set_default_executor(
-            ThreadPoolExecutor(self.workers, thread_name_prefix="soapsms-smtp")
-        )
-        self._thread = threading.Thread(
-            target=self._serve, name="soapsms-smtp-loop", daemon=True
-        )
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError(f"SMTP listener not ready after {timeout} s")
-        if self._error is not None:
-            self._thread.join()
-            self._thread = None
-            raise self._error
-        assert self._server is not None
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    def _serve(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(
-                loop.create_server(self._factory, self.host, self.port)
-            )
-        except BaseException as exc:  # noqa: BLE001 - handed to start()
-            self._error = exc
-            loop.run_until_complete(loop.shutdown_default_executor())
-            loop.close()
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
-        self._shutdown(loop, self._server)
-
-    @staticmethod
-    def _shutdown(loop: asyncio.AbstractEventLoop, server: asyncio.Server) -> None:
-        # A mail being stored right now may lose its 250 on the way out; the
-        # sending server then retries and the Message-ID keeps it one batch.
-        server.close()
-        tasks = asyncio.all_tasks(loop)
-        for task in tasks:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        loop.run_until_complete(server.wait_closed())
-        loop.run_until_complete(loop.shutdown_default_executor())
-        loop.close()
-
-    def stop(self) -> None:
-        if self._thread is None or self._loop is None:
-            return
-        loop = self._loop
-        loop.call_soon_threadsafe(self._close_connections)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join()
-        self._thread = None
+    async def _listen(self, loop: asyncio.AbstractEventLoop) -> asyncio.Server:
+        return await loop.create_server(self._factory, self.host, self.port)
 
     def _close_connections(self) -> None:
         for connection in list(self._connections):
             if connection.transport is not None:
                 connection.transport.close()
-
-    def __enter__(self) -> SmtpListener:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -206,25 +120,4 @@ def build(runtime: Runtime, host: str, port: int) -> SmtpListener:
 def run(runtime: Runtime, bind: str) -> int:
     """`soapsms smtp`: serve until SIGTERM or SIGINT."""
     host, port = split_address(bind)
-    listener = build(runtime, host, port)
-    try:
-        listener.start()
-    except OSError as exc:
-        raise ConfigError(f"cannot listen for SMTP on {bind}: {exc}") from exc
-    stopping = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    previous = {
-        sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
-    }
-    # Tests and supervisors read this line as the readiness signal.
-    print(f"soapsms smtp listening on {host}:{listener.port}", flush=True)
-    try:
-        stopping.wait()
-    finally:
-        listener.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+    return build(runtime, host, port).run_until_signal(bind)

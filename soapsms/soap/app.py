@@ -20,7 +20,7 @@ from spyne.server.wsgi import WsgiApplication
 
 from soapsms.config import Settings
 from soapsms.soap import wsdl
-from soapsms.soap.direct import Direct
+from soapsms.soap.fast_path import Direct
 from soapsms.soap.protocol import GatewaySoap11, GatewaySoap12
 from soapsms.soap.service import ENV_BASIC, ENV_CLIENT_IP, ENV_RUNTIME, SmsService
 from soapsms.soap.types import NS

@@ -18,6 +18,9 @@ from soapsms.soap import faults, guard, writer
 from soapsms.soap.types import NS
 
 ENV_KEY_TOKENS = "soapsms.wsse_tokens"
+# The envelope (or the ValidationError) of the fast path's parse, so that a
+# request it leaves to Spyne is not parsed a second time.
+ENV_KEY_PARSED = "soapsms.parsed"
 
 
 class _Gateway:
@@ -31,9 +34,13 @@ class _Gateway:
         handlers[DateTime] = lambda cls, value: format_utc(value)
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
-        data = b"".join(ctx.in_string)
+        parsed = ctx.transport.req_env.pop(ENV_KEY_PARSED, None)
         try:
-            envelope = guard.parse(data, self.ns_soap_env, self.max_depth)
+            if isinstance(parsed, ValidationError):
+                raise parsed
+            envelope = parsed or guard.parse(
+                b"".join(ctx.in_string), self.ns_soap_env, self.max_depth
+            )
         except ValidationError as exc:
             raise faults.to_fault(exc) from exc
         ctx.transport.req_env[ENV_KEY_TOKENS] = envelope.tokens
@@ -46,6 +53,16 @@ class _Gateway:
             raise faults.ContractFault(faults.VALIDATION, _schema_message(exc)) from exc
         except Fault as exc:
             raise faults.translate(exc) from exc
+
+    def deserialize(self, ctx: Any, message: Any) -> None:
+        try:
+            super().deserialize(ctx, message)  # type: ignore[misc]
+        except (ValueError, OverflowError, ArithmeticError) as exc:
+            # Values the schema lets through but Python cannot hold, such
+            # as 24:00:00 or a year past 9999 once offset to UTC.
+            raise faults.ContractFault(
+                faults.VALIDATION, f"a value is out of range: {exc}"
+            ) from exc
 
     def serialize(self, ctx: Any, message: Any) -> None:
         if ctx.out_error is not None:
@@ -87,10 +104,16 @@ class GatewaySoap12(_Gateway, Soap12):  # type: ignore[misc]
         super().serialize(ctx, message)
         if ctx.out_error is not None and ctx.out_document is not None:
             # The subcode's prefix lives in element text, which namespace
-            # clean-up does not see; declare it on the envelope.
+            # clean-up does not see; declared on the Fault itself, as Mono's
+            # WCF reads a fault from the Body on, without the envelope's.
+            fault = ctx.out_document.find(f".//{{{self.ns_soap_env}}}Fault")
+            if fault is not None:
+                declared = etree.Element(fault.tag, nsmap={"sms": NS})
+                declared.extend(list(fault))
+                fault.getparent().replace(fault, declared)
             etree.cleanup_namespaces(
                 ctx.out_document,
-                top_nsmap={"sms": NS, "soap12env": self.ns_soap_env},
+                top_nsmap={"soap12env": self.ns_soap_env},
                 keep_ns_prefixes=["sms", "soap12env"],
             )
 

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from spyne import ServiceBase, Unicode, rpc
@@ -18,6 +18,7 @@ from soapsms.soap import types as t
 from soapsms.soap.protocol import ENV_KEY_TOKENS
 from soapsms.usecases import auth, query, send
 from soapsms.usecases import results as r
+from soapsms.usecases.requests import Credentials, ListQuery, Selector, SendRequest
 from soapsms.usecases.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -37,15 +38,29 @@ def _text(value: str | None) -> str | None:
     return value if value.strip() else None
 
 
-def _credentials(env: dict[str, Any], body_auth: Any) -> list[r.Credentials]:
-    found: list[r.Credentials] = []
+def _count(value: int | None) -> int | None:
+    """0 for an optional int whose range starts at 1 means absent: strongly
+    typed proxies (Mono svcutil data contracts, WCF) cannot leave it out."""
+    return None if value == 0 else value
+
+
+def _time(value: datetime | None) -> datetime | None:
+    """.NET's DateTime.MinValue (0001-01-01T00:00:00, with or without a zone)
+    is an unset DateTime that a proxy could not leave out: absent."""
+    if value is not None and value.replace(tzinfo=None) == datetime.min:
+        return None
+    return value
+
+
+def _credentials(env: dict[str, Any], body_auth: Any) -> list[Credentials]:
+    found: list[Credentials] = []
     if body_auth is not None and body_auth.AccountId and body_auth.Password:
         account_id = body_auth.AccountId.strip()
         if len(account_id) > 64 or len(body_auth.Password) > 128:
             raise errors.ValidationError(
                 "Auth: AccountId is 1 to 64 characters, Password 1 to 128"
             )
-        found.append(r.Credentials(account_id, body_auth.Password, "body"))
+        found.append(Credentials(account_id, body_auth.Password, "body"))
     for token in env.get(ENV_KEY_TOKENS) or []:
         if token.digest:
             raise errors.AuthenticationFailed(
@@ -53,11 +68,34 @@ def _credentials(env: dict[str, Any], body_auth: Any) -> list[r.Credentials]:
                 "passwords; send PasswordText (over TLS)"
             )
         if token.username and token.password:
-            found.append(r.Credentials(token.username, token.password, "wsse"))
+            found.append(
+                Credentials(
+                    token.username,
+                    token.password,
+                    "wsse",
+                    _wsse_created(token.created),
+                    token.nonce or None,
+                )
+            )
     basic = env.get(ENV_BASIC)
     if basic is not None:
-        found.append(r.Credentials(basic[0], basic[1], "basic"))
+        found.append(Credentials(basic[0], basic[1], "basic"))
     return found
+
+
+def _wsse_created(value: str | None) -> datetime | None:
+    """A UsernameToken's Created as naive UTC; one that is no time is refused."""
+    if not value:
+        return None
+    try:
+        created = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise errors.AuthenticationFailed(
+            "WS-Security Created is not an xs:dateTime"
+        ) from exc
+    if created.tzinfo is not None:
+        created = created.astimezone(UTC).replace(tzinfo=None)
+    return created
 
 
 def _login(ctx: Any, body_auth: Any, *, unconfirmed: bool = False) -> r.AccountView:
@@ -120,8 +158,8 @@ def _ids(wire: Any) -> tuple[str, ...]:
 
 def _selector(
     message_ids: Any, batch_id: str | None, reference: str | None
-) -> r.Selector:
-    return r.Selector(_ids(message_ids), _text(batch_id), _text(reference))
+) -> Selector:
+    return Selector(_ids(message_ids), _text(batch_id), _text(reference))
 
 
 def _recipients(message: Any) -> list[str]:
@@ -134,25 +172,24 @@ def send_message(ctx: Any, body_auth: Any, message: Any) -> writer.Rendered:
     """SendMessage, for Spyne's pipeline and for soap.direct alike: `ctx` has
     Spyne's `transport`, `body_auth` and `message` the attributes of the wire
     types Auth and OutboundMessage."""
-    request = r.SendRequest(
+    request = SendRequest(
         text=message.Text or "",
         recipients=tuple(_recipients(message)),
         recipients_text=_text(message.RecipientsText),
         sender=_text(message.Sender),
         client_reference=_text(message.ClientReference),
-        scheduled_for=message.ScheduledFor,
-        validity_minutes=message.ValidityMinutes,
+        scheduled_for=_time(message.ScheduledFor),
+        validity_minutes=_count(message.ValidityMinutes),
         encoding=_text(message.Encoding),
         status_callback_url=_text(message.StatusCallbackUrl),
     )
     # The login cached by an earlier call is confirmed by the send's own
     # transaction: one transaction a send, not two.
     with _call(ctx, "SendMessage", body_auth, unconfirmed=True) as (rt, account):
-        try:
-            result = send.submit_message(rt, account, request)
-        except errors.StaleAccount:
-            # Changed since that login: check it against the store, once.
-            result = send.submit_message(rt, _login(ctx, body_auth), request)
+        # Changed since that login: checked against the store, then sent again.
+        result = send.submit_message(
+            rt, account, request, login_again=lambda: _login(ctx, body_auth)
+        )
         return writer.send_result("SendMessage", result)
 
 
@@ -227,14 +264,14 @@ class SmsService(ServiceBase):  # type: ignore[misc]
             page = query.list_messages(
                 rt,
                 account,
-                r.ListQuery(
-                    since=Since,
-                    until=Until,
+                ListQuery(
+                    since=_time(Since),
+                    until=_time(Until),
                     status=_text(Status),
                     recipient=_text(Recipient),
                     batch_id=_text(BatchId),
                     cursor=_text(Cursor),
-                    limit=Limit,
+                    limit=_count(Limit),
                 ),
             )
             return writer.message_page("ListMessages", page)

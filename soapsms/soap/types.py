@@ -7,10 +7,13 @@ are wrapper types holding repeated items.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from spyne import ComplexModel, DateTime, Unicode
 from spyne.model.primitive import Integer32
+
+from soapsms.domain import status_fields
 
 NS = "urn:soapsms:v1"
 
@@ -94,25 +97,21 @@ class SendMessageResult(_Model):
     ]
 
 
-class MessageStatus(_Model):
-    _type_info = [
-        ("MessageId", required(Unicode)),
-        ("Status", required(Unicode)),
-        ("BatchId", optional(Unicode)),
-        ("ClientReference", optional(Unicode)),
-        ("Recipient", optional(Unicode)),
-        ("Sender", optional(Unicode)),
-        ("ErrorCode", optional(Unicode)),
-        ("ErrorText", optional(Unicode)),
-        ("CarrierError", optional(Unicode)),
-        ("Parts", optional(Integer32)),
-        ("PartsDelivered", optional(Integer32)),
-        ("CreatedAt", optional(DateTime)),
-        ("ScheduledFor", optional(DateTime)),
-        ("SubmittedAt", optional(DateTime)),
-        ("DoneAt", optional(DateTime)),
-        ("UpdatedAt", optional(DateTime)),
-    ]
+_KINDS: dict[type, Any] = {str: Unicode, int: Integer32, datetime: DateTime}
+
+
+# The contract's MessageStatus: one element per declared status field.
+MessageStatus: Any = _Model.__class__(
+    "MessageStatus",
+    (_Model,),
+    {
+        "__module__": __name__,
+        "_type_info": [
+            (f.wire, (required if f.required else optional)(_KINDS[f.kind]))
+            for f in status_fields.FIELDS
+        ],
+    },
+)
 
 
 class MessageStatusList(_Model):

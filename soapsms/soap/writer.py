@@ -1,21 +1,18 @@
 """Hand-written serialisers for the large answers.
 
-Spyne's generic serialiser costs ~0.2 ms per complex item, so the 10,000
-receipts of a bulk SendMessage took longer to write than to store. These
-functions write the same XML (tests compare them with Spyne's output for the
-same objects and validate them against the WSDL's schema) straight to text.
+Spyne's generic serialiser took longer to write a bulk SendMessage's receipts
+than to store them (docs/performance.md, SOAP fast path). These functions
+write the same XML (tests compare them with Spyne's output for the same
+objects and validate them against the WSDL's schema) straight to text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
-from soapsms.domain.timestamps import format_utc
+from soapsms.domain import status_fields
 from soapsms.usecases.results import MessagePage, MessageStatus, SendResult
-
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 @dataclass(frozen=True)
@@ -25,20 +22,11 @@ class Rendered:
     xml: str
 
 
-def _esc(value: str) -> str:
-    return value.translate(_ESCAPES)
+_esc = status_fields.escape
 
 
 def _opt(name: str, value: str | None) -> str:
     return "" if value is None else f"<tns:{name}>{_esc(value)}</tns:{name}>"
-
-
-def _opt_int(name: str, value: int | None) -> str:
-    return "" if value is None else f"<tns:{name}>{value}</tns:{name}>"
-
-
-def _opt_time(name: str, value: datetime | None) -> str:
-    return "" if value is None else f"<tns:{name}>{format_utc(value)}</tns:{name}>"
 
 
 def _wrap(name: str, inner: str) -> str:
@@ -69,26 +57,8 @@ def send_result(operation: str, result: SendResult) -> Rendered:
     return _response(operation, _wrap(f"{operation}Result", inner))
 
 
-def _status(m: MessageStatus) -> str:
-    return (
-        f"<tns:MessageStatus><tns:MessageId>{_esc(m.message_id)}</tns:MessageId>"
-        f"<tns:Status>{m.status}</tns:Status>"
-        + _opt("BatchId", m.batch_id)
-        + _opt("ClientReference", m.client_reference)
-        + _opt("Recipient", m.recipient)
-        + _opt("Sender", m.sender)
-        + _opt("ErrorCode", m.error_code)
-        + _opt("ErrorText", m.error_text)
-        + _opt("CarrierError", m.carrier_error)
-        + _opt_int("Parts", m.parts)
-        + _opt_int("PartsDelivered", m.parts_delivered)
-        + _opt_time("CreatedAt", m.created_at)
-        + _opt_time("ScheduledFor", m.scheduled_for)
-        + _opt_time("SubmittedAt", m.submitted_at)
-        + _opt_time("DoneAt", m.done_at)
-        + _opt_time("UpdatedAt", m.updated_at)
-        + "</tns:MessageStatus>"
-    )
+# The contract's MessageStatus element, written from the status-field declaration.
+_status = status_fields.xml_writer("tns:")
 
 
 def _statuses(items: Iterable[MessageStatus]) -> str:

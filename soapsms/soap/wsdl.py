@@ -9,7 +9,8 @@ taken from Spyne and the rest is written here, sorted and deterministic.
 
 from __future__ import annotations
 
-from xml.sax.saxutils import quoteattr
+from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from spyne import Application
@@ -29,6 +30,9 @@ PORT_TYPE = "SmsServicePortType"
 BINDINGS = {"1.1": "SmsServiceSoapBinding", "1.2": "SmsServiceSoap12Binding"}
 
 LOCATION_PLACEHOLDER = "urn:soapsms:location-placeholder"
+# What stays as it is in a served address: RFC 3986's reserved and
+# unreserved characters, and % (already encoded); not " < > or spaces.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
 
 
 def _schema(app: Application) -> etree._Element:
@@ -126,6 +130,9 @@ def build(app: Application, version: str) -> bytes:
 
 
 def with_location(document: bytes, location: str) -> bytes:
-    """The document with its soap:address pointing at `location`."""
-    quoted = quoteattr(location)[1:-1]
+    """The document with its soap:address pointing at `location`; it comes
+    from a Host header, so anything a URL may not hold is percent-encoded
+    and the rest escaped for the double-quoted attribute."""
+    encoded = quote(location, safe=_URL_SAFE)
+    quoted = escape(encoded, {'"': "&quot;"})
     return document.replace(LOCATION_PLACEHOLDER.encode(), quoted.encode(), 1)

@@ -35,7 +35,9 @@ from sqlalchemy.engine import Dialect
 
 from soapsms.store import driver
 
-_CHUNK = 450  # SQLite's limit on a statement's parameters is 999 (older builds)
+# Bound parameters a SQLite statement is given at most: its limit is 999 in
+# older builds (32,766 since 3.32).
+SQLITE_PARAMETERS = 900
 # Fewer rows than this go as one INSERT each: COPY's own round trips (start,
 # data, end) cost more than it saves on a handful of rows.
 COPY_FROM = 20
@@ -68,8 +70,9 @@ def pairs_in(
         )
         return
     ordered = sorted(set(keys))
-    for start in range(0, len(ordered), _CHUNK):
-        yield tuple_(*columns).in_(ordered[start : start + _CHUNK])
+    size = SQLITE_PARAMETERS // 2
+    for start in range(0, len(ordered), size):
+        yield tuple_(*columns).in_(ordered[start : start + size])
 
 
 def values_in(
@@ -82,8 +85,8 @@ def values_in(
         yield column == any_(_array(column, values))
         return
     ordered = sorted(set(values))
-    for start in range(0, len(ordered), _CHUNK):
-        yield column.in_(ordered[start : start + _CHUNK])
+    for start in range(0, len(ordered), SQLITE_PARAMETERS):
+        yield column.in_(ordered[start : start + SQLITE_PARAMETERS])
 
 
 def _unnest(table: Table, names: Sequence[str], dialect: Dialect) -> str:
@@ -248,8 +251,7 @@ def _insert_with_sql(
     else:
         arrays = ", ".join(cast(f"r_{n}", table.c[n], "[]") for n in names)
         source = (
-            f"SELECT v.* FROM unnest({arrays}) AS v({', '.join(names)}), ok "
-            "WHERE ok.ok"
+            f"SELECT v.* FROM unnest({arrays}) AS v({', '.join(names)}), ok WHERE ok.ok"
         )
     return (
         f"WITH ok AS (SELECT ({_pyformat(only_if or 'true')}) AS ok), "

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, TypeAlias, cast
 
 from sqlalchemy import (
     Connection,
     Row,
+    Select,
     Table,
     case,
     delete,
@@ -21,13 +22,17 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
+from soapsms.domain import status
 from soapsms.store import bulk
 from soapsms.store.models import (
+    WAITING,
+    WAITING_STATUSES,
+    AccountPause,
     CallbackEvent,
     DispatcherBeat,
     InboundMessage,
@@ -43,43 +48,51 @@ inbound = cast(Table, InboundMessage.__table__)
 outbox = cast(Table, CallbackEvent.__table__)
 dispatchers = cast(Table, DispatcherBeat.__table__)
 
-# The partitioned tables migration 0002 added (see store.partitions).
-PARTS_PARTITIONED = {"message_parts": "message_created_at"}
 
 Key = tuple[str, datetime]  # (message_id, created_at)
+# A row of these queries, read by column name (the dispatcher's hot paths
+# read rows as they come; a record per row cost measurable time there).
+Record: TypeAlias = Row[Any]
+# A receipt waiting for its submission to be recorded.
+UNMATCHED = "unmatched"
 _KEY = (messages.c.message_id, messages.c.created_at)
-_WAITING = ("SCHEDULED", "QUEUED")
 
 
 def _free(now: datetime) -> Any:
     return or_(messages.c.lease_until.is_(None), messages.c.lease_until < now)
 
 
-def _skip_locked(conn: Connection, query: Any) -> Any:
-    # PostgreSQL: rows another dispatcher is claiming right now are passed
-    # over instead of waited for. SQLite has one writer at a time anyway.
-    if conn.dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True)
-    return query
+class RowLocks(Protocol):
+    """How a database locks the rows a query reads (the store, per database)."""
+
+    def skip_locked(self, query: Select[Any]) -> Select[Any]:
+        """`query` locking its rows, passing over those locked by others."""
+
+    def for_update(self, query: Select[Any]) -> Select[Any]:
+        """`query` locking its rows until the transaction ends."""
 
 
 # --- claims ------------------------------------------------------------------
 
 
-def due_messages(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+def due_messages(
+    conn: Connection, locks: RowLocks, now: datetime, limit: int
+) -> list[Row[Any]]:
     """Keys and statuses of due, unleased, still valid messages, oldest due first."""
     query = (
         select(messages.c.message_id, messages.c.created_at, messages.c.status)
         .where(
-            messages.c.status.in_(_WAITING),
+            text(WAITING),
             messages.c.due_at <= now,
             messages.c.expires_at > now,
             _free(now),
+            # An operator paused the account: its messages wait (docs/console.md).
+            messages.c.account_id.not_in(select(AccountPause.account_id)),
         )
         .order_by(messages.c.due_at)
         .limit(limit)
     )
-    return list(conn.execute(_skip_locked(conn, query)))
+    return list(conn.execute(locks.skip_locked(query)))
 
 
 def lease_messages(
@@ -93,12 +106,12 @@ def lease_messages(
                 update(messages)
                 .where(where)
                 .values(
-                    status="QUEUED",
+                    status=status.QUEUED,
                     lease_owner=owner,
                     lease_until=until,
                     attempts=messages.c.attempts + 1,
                     updated_at=case(
-                        (messages.c.status == "SCHEDULED", now),
+                        (messages.c.status == status.SCHEDULED, now),
                         else_=messages.c.updated_at,
                     ),
                 )
@@ -109,32 +122,33 @@ def lease_messages(
 
 
 def renew_leases(
-    conn: Connection, keys: Sequence[Key], owner: str, until: datetime
+    conn: Connection, locks: RowLocks, keys: Sequence[Key], owner: str, until: datetime
 ) -> None:
     key = tuple_(*_KEY)
     for where in bulk.pairs_in(conn, _KEY, keys):
         # Rows locked right now are being recorded, which ends their lease
         # anyway; waiting for them would deadlock with the recorder.
-        mine = _skip_locked(
-            conn,
-            select(*_KEY).where(where, messages.c.lease_owner == owner),
+        mine = locks.skip_locked(
+            select(*_KEY).where(where, messages.c.lease_owner == owner)
         )
         conn.execute(update(messages).where(key.in_(mine)).values(lease_until=until))
 
 
-def overdue_messages(conn: Connection, now: datetime, limit: int) -> list[Key]:
+def overdue_messages(
+    conn: Connection, locks: RowLocks, now: datetime, limit: int
+) -> list[Key]:
     """Waiting messages whose validity ended, not leased by a live dispatcher."""
     query = (
         select(messages.c.message_id, messages.c.created_at)
         .where(
-            messages.c.status.in_(_WAITING),
+            text(WAITING),
             messages.c.expires_at <= now,
             _free(now),
         )
         .limit(limit)
     )
     return [
-        (r.message_id, r.created_at) for r in conn.execute(_skip_locked(conn, query))
+        (r.message_id, r.created_at) for r in conn.execute(locks.skip_locked(query))
     ]
 
 
@@ -155,6 +169,25 @@ def move_message(
         .values(**values)
         .returning(*messages.c)
     ).first()
+
+
+def release_untried(conn: Connection, key: Key, due_at: datetime) -> None:
+    """Give back a QUEUED message no connector was up to try: due at
+    `due_at`, unleased, and its lease not counted as an attempt."""
+    conn.execute(
+        update(messages)
+        .where(
+            messages.c.message_id == key[0],
+            messages.c.created_at == key[1],
+            messages.c.status == status.QUEUED,
+        )
+        .values(
+            due_at=due_at,
+            lease_owner=None,
+            lease_until=None,
+            attempts=messages.c.attempts - 1,
+        )
+    )
 
 
 def move_messages(
@@ -179,9 +212,9 @@ def move_messages(
 
 
 def messages_by_keys(
-    conn: Connection, keys: Sequence[Key], *, lock: bool = False
+    conn: Connection, keys: Sequence[Key], *, lock: RowLocks | None = None
 ) -> dict[Key, Row[Any]]:
-    """Messages by key; `lock`: FOR UPDATE on PostgreSQL, in key order."""
+    """Messages by key; with `lock`, locked in key order."""
     found: dict[Key, Row[Any]] = {}
     for where in bulk.pairs_in(conn, _KEY, keys):
         query = (
@@ -189,19 +222,21 @@ def messages_by_keys(
             .where(where)
             .order_by(messages.c.message_id, messages.c.created_at)
         )
-        if lock and conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+        if lock is not None:
+            query = lock.for_update(query)
         for row in conn.execute(query):
             found[(row.message_id, row.created_at)] = row
     return found
 
 
-def get_message(conn: Connection, key: Key, *, lock: bool = False) -> Row[Any] | None:
+def get_message(
+    conn: Connection, key: Key, *, lock: RowLocks | None = None
+) -> Row[Any] | None:
     query = select(messages).where(
         messages.c.message_id == key[0], messages.c.created_at == key[1]
     )
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    if lock is not None:
+        query = lock.for_update(query)
     return conn.execute(query).first()
 
 
@@ -228,9 +263,11 @@ def find_parts(
     return found
 
 
-def parts_of(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[int, str]]:
-    """Each message's part statuses by part number."""
-    found: dict[Key, dict[int, str]] = {}
+def _parts_by_message(
+    conn: Connection, keys: Sequence[Key], *columns: Any
+) -> dict[Key, list[Row[Any]]]:
+    """The `columns` (and part_no) of each message's parts, by message."""
+    found: dict[Key, list[Row[Any]]] = {}
     for where in bulk.pairs_in(
         conn, (parts.c.message_id, parts.c.message_created_at), keys
     ):
@@ -239,13 +276,27 @@ def parts_of(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[int, str]]
                 parts.c.message_id,
                 parts.c.message_created_at,
                 parts.c.part_no,
-                parts.c.status,
+                *columns,
             ).where(where)
         )
         for row in rows:
             key = (row.message_id, row.message_created_at)
-            found.setdefault(key, {})[row.part_no] = row.status
+            found.setdefault(key, []).append(row)
     return found
+
+
+def parts_of(conn: Connection, keys: Sequence[Key]) -> dict[Key, dict[int, str]]:
+    """Each message's part statuses by part number."""
+    return {
+        key: {row.part_no: row.status for row in rows}
+        for key, rows in _parts_by_message(conn, keys, parts.c.status).items()
+    }
+
+
+def accepted_parts(conn: Connection, keys: Sequence[Key]) -> dict[Key, list[Row[Any]]]:
+    """The parts carriers accepted so far of each message: part_no, connector,
+    carrier_id."""
+    return _parts_by_message(conn, keys, parts.c.connector, parts.c.carrier_id)
 
 
 def update_parts(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -285,34 +336,25 @@ def update_receipt_columns(
 # --- receipts ----------------------------------------------------------------
 
 
-def _insert_ignoring_conflict(conn: Connection, table: Table) -> Any:
-    module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
+def receipts_inserted(rows: Any) -> dict[Any, int]:
+    """Receipt ids by (connector, carrier id, stat) of inserted `rows`."""
+    return {(r.connector, r.carrier_id, r.stat): r.id for r in rows}
 
 
-def add_receipts(conn: Connection, rows: list[dict[str, Any]]) -> dict[Any, int]:
-    """Store receipts; their ids by (connector, carrier id, stat), repeats left out."""
-    if not rows:
-        return {}
-    if conn.dialect.name == "postgresql":
-        inserted = bulk.insert_new_returning(
-            conn,
-            receipts,
-            rows,
-            ("connector", "carrier_id", "stat"),
-            ("id", "connector", "carrier_id", "stat"),
-        )
-        return {(r.connector, r.carrier_id, r.stat): r.id for r in inserted}
-    query = (
-        _insert_ignoring_conflict(conn, receipts)
-        .on_conflict_do_nothing(index_elements=["connector", "carrier_id", "stat"])
-        .returning(
-            receipts.c.id, receipts.c.connector, receipts.c.carrier_id, receipts.c.stat
-        )
+def unmatched_since(
+    conn: Connection, since: datetime, limit: int
+) -> dict[str, list[str]]:
+    """Carrier ids of up to `limit` receipts still unmatched that came after
+    `since`, by connector."""
+    found: dict[str, list[str]] = {}
+    rows = conn.execute(
+        select(receipts.c.connector, receipts.c.carrier_id)
+        .where(receipts.c.outcome == UNMATCHED, receipts.c.received_at >= since)
+        .limit(limit)
     )
-    return {
-        (r.connector, r.carrier_id, r.stat): r.id for r in conn.execute(query, rows)
-    }
+    for connector, carrier_id in rows:
+        found.setdefault(connector, []).append(carrier_id)
+    return found
 
 
 def set_receipt_outcomes(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -332,7 +374,7 @@ def unmatched_receipts(
                 select(receipts).where(
                     receipts.c.connector == connector,
                     where,
-                    receipts.c.outcome == "unmatched",
+                    receipts.c.outcome == UNMATCHED,
                 )
             )
         )
@@ -353,11 +395,21 @@ def add_callbacks(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def lease_callbacks(
-    conn: Connection, owner: str, now: datetime, until: datetime, limit: int
+    conn: Connection,
+    locks: RowLocks,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    per_account: int | None = None,
 ) -> list[Row[Any]]:
+    """Lease due events, earliest first, at most `per_account` of one account
+    (so one account's backlog cannot hold up the others'); each lease counts
+    as an attempt, so a crash mid-send cannot make an event retry for ever."""
     earlier = outbox.alias("earlier")
+    scan = limit if per_account is None else limit * 10
     query = (
-        select(outbox.c.event_id)
+        select(outbox.c.event_id, outbox.c.account_id)
         .where(
             outbox.c.state == "pending",
             outbox.c.next_attempt_at <= now,
@@ -370,16 +422,26 @@ def lease_callbacks(
             ),
         )
         .order_by(outbox.c.next_attempt_at)
-        .limit(limit)
+        .limit(scan)
     )
-    ids = list(conn.scalars(_skip_locked(conn, query)))
+    ids: list[str] = []
+    taken: dict[str, int] = {}
+    for event_id, account_id in conn.execute(locks.skip_locked(query)):
+        if per_account is not None and taken.get(account_id, 0) >= per_account:
+            continue
+        taken[account_id] = taken.get(account_id, 0) + 1
+        ids.append(event_id)
+        if len(ids) >= limit:
+            break
     if not ids:
         return []
     return list(
         conn.execute(
             update(outbox)
             .where(outbox.c.event_id.in_(ids))
-            .values(lease_owner=owner, lease_until=until)
+            .values(
+                lease_owner=owner, lease_until=until, attempts=outbox.c.attempts + 1
+            )
             .returning(*outbox.c)
         )
     )
@@ -432,4 +494,39 @@ def beat(conn: Connection, dispatcher_id: str, now: datetime) -> bool:
 def remove_dispatcher(conn: Connection, dispatcher_id: str) -> None:
     conn.execute(
         delete(dispatchers).where(dispatchers.c.dispatcher_id == dispatcher_id)
+    )
+
+
+def release_leases(conn: Connection, owners: Sequence[str]) -> int:
+    """Free the messages and callbacks leased to `owners` (dead dispatchers),
+    claimable at once; how many messages."""
+    if not owners:
+        return 0
+    freed = conn.execute(
+        update(messages)
+        .where(
+            messages.c.status.in_(WAITING_STATUSES),
+            messages.c.lease_owner.in_(list(owners)),
+        )
+        .values(lease_owner=None, lease_until=None)
+    ).rowcount
+    conn.execute(
+        update(outbox)
+        .where(outbox.c.lease_owner.in_(list(owners)))
+        .values(lease_owner=None, lease_until=None)
+    )
+    return int(freed or 0)
+
+
+def lease_owners(conn: Connection) -> list[str]:
+    """Who holds leases on waiting messages (rows of the partial due index)."""
+    return list(
+        conn.scalars(
+            select(messages.c.lease_owner)
+            .where(
+                messages.c.status.in_(WAITING_STATUSES),
+                messages.c.lease_owner.is_not(None),
+            )
+            .distinct()
+        )
     )

@@ -4,8 +4,8 @@ every SendMessage runs while it holds SQLite's one write lock.
 SQLAlchemy's per-statement work (events, result set-up, error wrapping)
 costs several times what SQLite needs for a one-row insert, and on SQLite
 that time is spent holding the lock every writer of the store waits for.
-On PostgreSQL that per-statement work was ~15% of a one-statement send's
-CPU. Errors are raised as SQLAlchemy's own classes (IntegrityError,
+On PostgreSQL it is a good share of a one-statement send's CPU too
+(docs/performance.md). Errors are raised as SQLAlchemy's own classes (IntegrityError,
 OperationalError, ...), so callers and `db.transaction` treat them alike,
 and a connection the server dropped is invalidated as SQLAlchemy would.
 
@@ -58,12 +58,28 @@ def _postgres_rows(
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
     except dbapi.Error as exc:
-        lost = conn.dialect.is_disconnect(exc, raw, None)
+        lost = conn.dialect.is_disconnect(exc, raw, None) or server_gone(exc)
         if lost:
+            # As SQLAlchemy does for a disconnect: every pooled connection made
+            # before now is discarded too (they reach the same lost server).
+            conn.engine.pool._invalidate(conn.connection, exc, _checkin=False)
             conn.invalidate(exc)
         raise DBAPIError.instance(
             sql, params, exc, dbapi.Error, connection_invalidated=lost
         ) from exc
+
+
+# SQLSTATEs saying the server behind a connection is no longer a primary one
+# can use: a standby (read-only transaction, e.g. a demoted primary), shutting
+# down or starting up, or the connection itself broken (class 08).
+_SERVER_GONE = {"25006", "57P01", "57P02", "57P03"}
+
+
+def server_gone(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error means the connection must not be reused:
+    it reaches a server that cannot take our writes (any longer)."""
+    state = getattr(exc, "sqlstate", None) or ""
+    return state in _SERVER_GONE or state.startswith("08")
 
 
 def many(conn: Connection, sql: str, params: Sequence[Sequence[Any]]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -27,7 +28,12 @@ from sqlalchemy import Connection, Engine
 
 from soapsms.errors import Unavailable
 from soapsms.store import driver
-from soapsms.store.db import is_sqlite, transaction, unavailable_on_failure
+from soapsms.store.db import (
+    is_sqlite,
+    store_timeout,
+    transaction,
+    unavailable_on_failure,
+)
 
 T = TypeVar("T")
 
@@ -52,19 +58,34 @@ class _Group:
 
     def run(self, work: Callable[[Connection], T]) -> T:
         job = _Job(work)
+        until = time.monotonic() + store_timeout(self.engine)
         with self._queue_lock:
             self._queued.append(job)
-        with self._leader:
-            if not job.done:
-                self._lead(job)
+        if self._leader.acquire(timeout=store_timeout(self.engine)):
+            try:
+                if not job.done:
+                    # What is left of this thread's bound, not a new one.
+                    self._lead(job, max(until - time.monotonic(), 0.001))
+            finally:
+                self._leader.release()
+        else:
+            # Leaders kept failing or stalling for the whole bound: give up,
+            # unless a leader took this work already (then its bounded
+            # transaction decides, and it is over once the leader lock is free).
+            with self._queue_lock:
+                if job in self._queued:
+                    self._queued.remove(job)
+                    raise Unavailable("the message store is unavailable; retry later")
+            with self._leader:
+                pass
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
 
-    def _lead(self, own: _Job[Any]) -> None:
+    def _lead(self, own: _Job[Any], within: float) -> None:
         jobs: list[_Job[Any]] = []
         try:
-            with transaction(self.engine, write=True) as conn:
+            with transaction(self.engine, write=True, within=within) as conn:
                 # Taken once the turn is ours: whoever queued while this
                 # thread waited for it joins this commit.
                 with self._queue_lock:

@@ -30,7 +30,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     left to do.
     """
     cfg = _config()
-    with transaction(engine, write=True) as conn:
+    with transaction(engine, write=True, long=True) as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         cfg.attributes["connection"] = conn

@@ -26,9 +26,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from soapsms.domain import status
+
+# The statuses of messages waiting to be sent: the rows of `ix_messages_due`.
+WAITING_STATUSES = (status.SCHEDULED, status.QUEUED)
+
 
 class Base(DeclarativeBase):
     pass
+
+
+# Waiting messages, spelled as the partial index `ix_messages_due` is: SQLite
+# uses a partial index only for a query that repeats its condition as text,
+# not with bound values (docs/performance.md, the console's pages).
+WAITING = f"status IN ({', '.join(repr(s) for s in WAITING_STATUSES)})"
 
 
 class Meta(Base):
@@ -129,8 +140,8 @@ class Message(Base):
         Index(
             "ix_messages_due",
             "due_at",
-            sqlite_where=sql_text("status IN ('SCHEDULED', 'QUEUED')"),
-            postgresql_where=sql_text("status IN ('SCHEDULED', 'QUEUED')"),
+            sqlite_where=sql_text(WAITING),
+            postgresql_where=sql_text(WAITING),
         ),
     )
 
@@ -282,3 +293,76 @@ class DispatcherBeat(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+# --- operator console (migration 0004) ---------------------------------------
+
+
+class Operator(Base):
+    """Someone who runs the gateway (the /admin console); not an account."""
+
+    __tablename__ = "operators"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped on every change, so a disabled operator's sessions end at once.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """Who changed what, when and from where: operators and account settings."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    )
+    at: Mapped[datetime] = mapped_column(DateTime)
+    # operator | account | cli (an operator's shell: actor is the OS user)
+    actor_kind: Mapped[str] = mapped_column(String(8))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    detail: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+
+class ConnectorState(Base):
+    """A connector as one dispatcher sees it, published every few seconds."""
+
+    __tablename__ = "connector_states"
+    dispatcher_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bound: Mapped[bool] = mapped_column(Boolean)
+    since: Mapped[datetime] = mapped_column(DateTime)
+    in_flight: Mapped[int] = mapped_column(Integer)
+    window: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    submits_per_minute: Mapped[int] = mapped_column(Integer)
+    receipts_per_minute: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ConnectorPause(Base):
+    """A connector an operator paused: no new submissions until resumed."""
+
+    __tablename__ = "connector_pauses"
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paused_by: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AccountPause(Base):
+    """An account whose messages the dispatcher leaves QUEUED until resumed."""
+
+    __tablename__ = "account_pauses"
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.account_id", ondelete="CASCADE"), primary_key=True
+    )
+    paused_by: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime] = mapped_column(DateTime)

@@ -7,7 +7,7 @@ its own table: lookups by id touch one month, purge drops whole months.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from sqlalchemy import Connection, text
@@ -15,6 +15,8 @@ from sqlalchemy import Connection, text
 logger = logging.getLogger(__name__)
 
 PARTITIONED = {"messages": "created_at", "status_history": "message_created_at"}
+# The partitioned tables migration 0002 added.
+PARTS_PARTITIONED = {"message_parts": "message_created_at"}
 
 
 def month_start(value: date | datetime, offset: int = 0) -> date:
@@ -25,6 +27,28 @@ def month_start(value: date | datetime, offset: int = 0) -> date:
 
 def partition_name(table: str, month: date) -> str:
     return f"{table}_{month:%Y_%m}"
+
+
+def is_partitioned(conn: Connection) -> bool:
+    """Whether this store partitions tables by month (PostgreSQL does)."""
+    return conn.dialect.name == "postgresql"
+
+
+def partitions_of(conn: Connection, parents: Iterable[str]) -> list[tuple[str, str]]:
+    """(parent, partition) of each partition of `parents` in this schema."""
+    if not is_partitioned(conn):
+        return []
+    rows = conn.execute(
+        text(
+            "SELECT p.relname, c.relname FROM pg_inherits i "
+            "JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent "
+            "WHERE p.relname = ANY(:parents) "
+            "AND p.relnamespace = current_schema()::regnamespace"
+        ),
+        {"parents": list(parents)},
+    )
+    return [(parent, name) for parent, name in rows]
 
 
 def ensure_partitions(
@@ -40,20 +64,9 @@ def ensure_partitions(
     migrations partition their own tables). Returns the names created. A
     no-op on other databases.
     """
-    if conn.dialect.name != "postgresql":
+    if not is_partitioned(conn):
         return []
-    existing = set(
-        conn.scalars(
-            text(
-                "SELECT c.relname FROM pg_inherits i "
-                "JOIN pg_class c ON c.oid = i.inhrelid "
-                "JOIN pg_class p ON p.oid = i.inhparent "
-                "WHERE p.relname = ANY(:parents) "
-                "AND p.relnamespace = current_schema()::regnamespace"
-            ),
-            {"parents": list(tables)},
-        )
-    )
+    existing = {name for _, name in partitions_of(conn, tables)}
     created = []
     for offset in range(-back, ahead + 1):
         start, end = month_start(around, offset), month_start(around, offset + 1)
@@ -71,3 +84,11 @@ def ensure_partitions(
     if created:
         logger.info("created partitions: %s", ", ".join(created))
     return created
+
+
+def ensure_months_ahead(conn: Connection, now: date | datetime) -> list[str]:
+    """Every partitioned table's months around `now`, as a long-running node
+    needs them; the names created."""
+    return ensure_partitions(conn, now) + ensure_partitions(
+        conn, now, tables=PARTS_PARTITIONED
+    )

@@ -20,13 +20,15 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     select,
     text,
     tuple_,
     update,
 )
 
-from soapsms.store import bulk, driver
+from soapsms.domain.status import CANCELLED
+from soapsms.store import bulk, records
 from soapsms.store.models import (
     Account,
     Batch,
@@ -36,6 +38,7 @@ from soapsms.store.models import (
     RateEvent,
     StatusHistory,
 )
+from soapsms.store.records import AccountRecord, MessageContent
 
 accounts = cast(Table, Account.__table__)
 batches = cast(Table, Batch.__table__)
@@ -43,15 +46,6 @@ messages = cast(Table, Message.__table__)
 history = cast(Table, StatusHistory.__table__)
 rate_events = cast(Table, RateEvent.__table__)
 blocked = cast(Table, BlockedNumber.__table__)
-
-# SQLite allows 32,766 bound parameters a statement; stay far below.
-_CHUNK = 900
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
 
 # --- gateway meta -----------------------------------------------------------
 
@@ -66,52 +60,26 @@ def get_meta(conn: Connection, key: str) -> str | None:
 # Statements of the per-request path are built once: building one costs
 # more than running it (SQLAlchemy's construction and cache-key work).
 _ACCOUNT = select(accounts).where(accounts.c.account_id == bindparam("account_id"))
-_ACCOUNT_LOCKED = _ACCOUNT.with_for_update()
-
-
-def get_account(
-    conn: Connection, account_id: str, *, lock: bool = False
-) -> Row[Any] | None:
-    query = _ACCOUNT_LOCKED if lock and conn.dialect.name == "postgresql" else _ACCOUNT
-    return conn.execute(query, {"account_id": account_id}).first()
-
-
-_VERSION_AND_BLOCKED = text(
-    "SELECT a.version, ARRAY(SELECT b.number FROM blocked_numbers b "
-    "WHERE b.account_id = a.account_id "
-    "AND b.number = ANY(CAST(:numbers AS varchar[]))) AS blocked "
-    "FROM accounts a WHERE a.account_id = :account"
-)
-
-# One statement text for any number of recipients: they travel as a JSON array.
-_SQLITE_VERSION_AND_BLOCKED = (
-    "SELECT a.version, (SELECT json_group_array(b.number) FROM blocked_numbers b "
-    "WHERE b.account_id = a.account_id "
-    "AND b.number IN (SELECT value FROM json_each(?2))) "
-    "FROM accounts a WHERE a.account_id = ?1"
+_ACCOUNT_LOCKED = (
+    select(accounts.c.account_id)
+    .where(accounts.c.account_id == bindparam("account_id"))
+    .with_for_update()
 )
 
 
-def version_and_blocked(
-    conn: Connection, account_id: str, numbers: Sequence[str]
-) -> tuple[int | None, set[str]]:
-    """The account's version and which of `numbers` it blocks: what a send
-    reads about its account, in one round trip on PostgreSQL."""
-    if conn.dialect.name == "postgresql":
-        row = conn.execute(
-            _VERSION_AND_BLOCKED, {"account": account_id, "numbers": list(numbers)}
-        ).first()
-        return (None, set()) if row is None else (row.version, set(row.blocked))
-    # On the driver's own cursor (store/driver.py): SQLAlchemy's compilation
-    # of an expanding IN list cost more than the lookups on every send.
-    found = driver.rows(
-        conn, _SQLITE_VERSION_AND_BLOCKED, (account_id, json.dumps(list(numbers)))
-    )
-    return (found[0][0], set(json.loads(found[0][1]))) if found else (None, set())
+def get_account(conn: Connection, account_id: str) -> AccountRecord | None:
+    row = conn.execute(_ACCOUNT, {"account_id": account_id}).first()
+    return None if row is None else records.account(row)
 
 
-def list_accounts(conn: Connection) -> list[Row[Any]]:
-    return list(conn.execute(select(accounts).order_by(accounts.c.account_id)))
+def lock_account(conn: Connection, account_id: str) -> None:
+    """Lock the account's row until the transaction ends (PostgreSQL)."""
+    conn.execute(_ACCOUNT_LOCKED, {"account_id": account_id})
+
+
+def list_accounts(conn: Connection) -> list[AccountRecord]:
+    rows = conn.execute(select(accounts).order_by(accounts.c.account_id))
+    return [records.account(row) for row in rows]
 
 
 def insert_account(conn: Connection, values: dict[str, Any]) -> None:
@@ -195,6 +163,48 @@ def list_blocked(conn: Connection, account_id: str) -> list[str]:
     )
 
 
+def account_has_messages(conn: Connection, account_id: str) -> bool:
+    """Whether any message (hence data kept for retention) belongs to it."""
+    found = conn.scalar(
+        select(messages.c.message_id)
+        .where(messages.c.account_id == account_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+def message_contents(
+    conn: Connection, account_id: str, keys: Sequence[tuple[str, datetime]]
+) -> list[MessageContent]:
+    """What a resend needs of the account's messages among (id, created_at) keys:
+    recipient, text, sender, encoding, validity and status (a support tool's
+    handful; each key is a primary-key probe)."""
+    found: list[MessageContent] = []
+    for message_id, created_at in keys:
+        found.extend(
+            MessageContent(*row)
+            for row in conn.execute(
+                select(
+                    *(messages.c[name] for name in records.MESSAGE_CONTENT_COLUMNS)
+                ).where(
+                    messages.c.message_id == message_id,
+                    messages.c.created_at == created_at,
+                    messages.c.account_id == account_id,
+                )
+            )
+        )
+    return found
+
+
+def delete_account(conn: Connection, account_id: str) -> bool:
+    """Remove an account with its blocked numbers, batches and rate events."""
+    conn.execute(delete(blocked).where(blocked.c.account_id == account_id))
+    conn.execute(delete(batches).where(batches.c.account_id == account_id))
+    conn.execute(delete(rate_events).where(rate_events.c.account_id == account_id))
+    result = conn.execute(delete(accounts).where(accounts.c.account_id == account_id))
+    return bool(result.rowcount)
+
+
 # --- rate limit -------------------------------------------------------------
 
 
@@ -219,6 +229,21 @@ def record_sends(
         )
     )
     conn.execute(insert(rate_events).values(account_id=account_id, at=at, count=count))
+
+
+def forget_keyed_events(
+    conn: Connection, low: str, high: str, before: datetime
+) -> None:
+    """Drop rate events older than `before` whose keys sort in [low, high):
+    the login throttle's and nonces' keys, which are not reused like an
+    account's and so are not dropped as they go."""
+    conn.execute(
+        delete(rate_events).where(
+            rate_events.c.account_id >= low,
+            rate_events.c.account_id < high,
+            rate_events.c.at < before,
+        )
+    )
 
 
 # --- batches and messages ---------------------------------------------------
@@ -261,55 +286,6 @@ def insert_messages(conn: Connection, rows: list[dict[str, Any]]) -> None:
     bulk.insert_rows(conn, messages, rows)
 
 
-def insert_batch_and_messages(
-    conn: Connection, batch: dict[str, Any], rows: list[dict[str, Any]]
-) -> None:
-    """A batch and its messages; on PostgreSQL a small send in one statement
-    (one round trip), a large one with its messages COPYed."""
-    if conn.dialect.name == "postgresql" and len(rows) < AT_ONCE_UP_TO:
-        bulk.insert_with(conn, batches, batch, messages, rows)
-        return
-    insert_batch(conn, batch)
-    insert_messages(conn, rows)
-
-
-# Sends with fewer messages go in one statement with their batch; larger
-# ones COPY their messages.
-AT_ONCE_UP_TO = bulk.COPY_FROM
-
-_UNCHANGED_AND_UNBLOCKED = (
-    "EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = :c_account "
-    "AND a.version = :c_version) AND NOT EXISTS (SELECT 1 FROM blocked_numbers b "
-    "WHERE b.account_id = :c_account "
-    "AND b.number = ANY(CAST(:c_numbers AS varchar[])))"
-)
-
-
-def insert_send_if_current(
-    conn: Connection,
-    version: int,
-    batch: dict[str, Any],
-    rows: list[dict[str, Any]],
-) -> bool:
-    """PostgreSQL: a batch and its messages in one statement, inserted only if
-    the account is still at `version` and blocks none of the recipients.
-    False when nothing was inserted for that reason. Run in autocommit, it is
-    a whole send in one round trip."""
-    return bulk.insert_with(
-        conn,
-        batches,
-        batch,
-        messages,
-        rows,
-        only_if=_UNCHANGED_AND_UNBLOCKED,
-        condition_params={
-            "c_account": batch["account_id"],
-            "c_version": version,
-            "c_numbers": [row["recipient"] for row in rows],
-        },
-    )
-
-
 def messages_of_batch(
     conn: Connection, batch_id: str, created_at: datetime
 ) -> list[Row[Any]]:
@@ -322,44 +298,46 @@ def messages_of_batch(
     )
 
 
-def messages_by_ids(
+def messages_by_ids_joined(
     conn: Connection, account_id: str, keys: Sequence[tuple[str, datetime]]
 ) -> list[Row[Any]]:
-    """Messages of the account among (message_id, created_at) keys, any order.
-
-    Both stores look each key up by the primary key (message_id, created_at):
-    on PostgreSQL by joining the keys as arrays, so each probe touches only its
-    own month's partition and the statement has two parameters, not 2,000; on
-    SQLite by message_id alone (the account is checked here), because its
-    planner otherwise walks an (account_id, created_at) index for every pair.
-    """
+    """Messages of the account among (message_id, created_at) keys, any order,
+    by joining the keys as arrays (PostgreSQL): each probe touches only its
+    own month's partition and the statement has two parameters, not 2,000."""
     if not keys:
         return []
-    if conn.dialect.name == "postgresql":
-        columns = ", ".join(f"m.{c.name}" for c in _status_columns())
-        return list(
-            conn.execute(
-                text(
-                    f"SELECT {columns} FROM messages m JOIN unnest("
-                    "CAST(:ids AS varchar[]), CAST(:times AS timestamp[])"
-                    ") AS k(id, t) ON m.message_id = k.id AND m.created_at = k.t "
-                    "WHERE m.account_id = :account"
-                ),
-                {
-                    "ids": [k[0] for k in keys],
-                    "times": [k[1] for k in keys],
-                    "account": account_id,
-                },
-            )
+    columns = ", ".join(f"m.{c.name}" for c in _status_columns())
+    return list(
+        conn.execute(
+            text(
+                f"SELECT {columns} FROM messages m JOIN unnest("
+                "CAST(:ids AS varchar[]), CAST(:times AS timestamp[])"
+                ") AS k(id, t) ON m.message_id = k.id AND m.created_at = k.t "
+                "WHERE m.account_id = :account"
+            ),
+            {
+                "ids": [k[0] for k in keys],
+                "times": [k[1] for k in keys],
+                "account": account_id,
+            },
         )
+    )
+
+
+def messages_by_ids_probed(
+    conn: Connection, account_id: str, keys: Sequence[tuple[str, datetime]]
+) -> list[Row[Any]]:
+    """Messages of the account among (message_id, created_at) keys, any order,
+    looked up by message_id alone (the account is checked here): SQLite's
+    planner otherwise walks an (account_id, created_at) index for every pair."""
+    if not keys:
+        return []
     wanted = set(keys)
     found: list[Row[Any]] = []
-    for chunk in _chunks(sorted({k[0] for k in keys})):
+    for where in bulk.values_in(conn, messages.c.message_id, [k[0] for k in keys]):
         found.extend(
             row
-            for row in conn.execute(
-                select(*_status_columns()).where(messages.c.message_id.in_(chunk))
-            )
+            for row in conn.execute(select(*_status_columns()).where(where))
             if row.account_id == account_id
             and (row.message_id, row.created_at) in wanted
         )
@@ -394,11 +372,17 @@ def page_messages(
         conditions.append(
             tuple_(messages.c.created_at, messages.c.message_id) < tuple_(*after)
         )
+    newest: Any = messages.c.created_at
+    if conn.dialect.name == "sqlite" and (recipient, batch_id) != (None, None):
+        # A unary + keeps SQLite off (account_id, created_at), which it takes
+        # for the ORDER BY and then walks every message of the account (0.3 s
+        # at 400,000); the recipient's or batch's index finds the few to sort.
+        newest = literal_column("+messages.created_at")
     return list(
         conn.execute(
             select(*_status_columns())
             .where(and_(*conditions))
-            .order_by(messages.c.created_at.desc(), messages.c.message_id.desc())
+            .order_by(newest.desc(), messages.c.message_id.desc())
             .limit(limit)
         )
     )
@@ -424,7 +408,7 @@ def cancel_messages(
                 (messages.c.lease_until.is_(None)) | (messages.c.lease_until < now),
             )
             .values(
-                status="CANCELLED",
+                status=CANCELLED,
                 done_at=now,
                 updated_at=now,
                 lease_owner=None,

@@ -21,7 +21,7 @@ from soapsms.store.models import (
     ReceiptRecord,
     StatusHistory,
 )
-from soapsms.store.partitions import month_start
+from soapsms.store.partitions import month_start, partitions_of
 
 messages = cast(Table, Message.__table__)
 history = cast(Table, StatusHistory.__table__)
@@ -37,9 +37,13 @@ PARTITIONED = ("messages", "status_history", "message_parts")
 _MONTH = re.compile(r"_(\d{4})_(\d{2})$")
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def floor_id(before: datetime) -> str:
     """The smallest ULID of `before`'s millisecond: ids below it are older."""
-    return new_id(before)[:10] + "0" * 16
+    # ULIDs start at the Unix epoch: nothing is older than that.
+    return new_id(max(before, _EPOCH))[:10] + "0" * 16
 
 
 # --- PostgreSQL partitions -----------------------------------------------------
@@ -47,20 +51,8 @@ def floor_id(before: datetime) -> str:
 
 def month_partitions(conn: Connection) -> list[tuple[str, str, date]]:
     """(parent, partition, month) of every monthly partition in this schema."""
-    if conn.dialect.name != "postgresql":
-        return []
-    rows = conn.execute(
-        text(
-            "SELECT p.relname, c.relname FROM pg_inherits i "
-            "JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent "
-            "WHERE p.relname = ANY(:parents) "
-            "AND p.relnamespace = current_schema()::regnamespace"
-        ),
-        {"parents": list(PARTITIONED)},
-    )
     found = []
-    for parent, name in rows:
+    for parent, name in partitions_of(conn, PARTITIONED):
         match = _MONTH.search(name)
         if match and name == f"{parent}_{match.group(1)}_{match.group(2)}":
             found.append((parent, name, date(int(match[1]), int(match[2]), 1)))

@@ -10,21 +10,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, func, select, text
 
-from soapsms.store.models import DispatcherBeat, Message
+from soapsms.store.models import WAITING, DispatcherBeat, Message
 
 messages = cast(Table, Message.__table__)
 dispatchers = cast(Table, DispatcherBeat.__table__)
-
-_WAITING = ("SCHEDULED", "QUEUED")
 
 
 def due_depth(conn: Connection, now: datetime, cap: int) -> int:
     """Due waiting messages, counted up to `cap` (then `cap` is returned)."""
     due = (
         select(messages.c.message_id)
-        .where(messages.c.status.in_(_WAITING), messages.c.due_at <= now)
+        .where(text(WAITING), messages.c.due_at <= now)
         .limit(cap)
         .subquery()
     )
@@ -37,7 +35,7 @@ def oldest_due(conn: Connection, now: datetime) -> datetime | None:
         datetime | None,
         conn.scalar(
             select(func.min(messages.c.due_at)).where(
-                messages.c.status.in_(_WAITING), messages.c.due_at <= now
+                text(WAITING), messages.c.due_at <= now
             )
         ),
     )

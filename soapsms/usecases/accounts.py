@@ -5,31 +5,27 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import phonenumbers
 
 from soapsms.domain import phone
 from soapsms.domain.sender import validate_sender
-from soapsms.errors import ValidationError
+from soapsms.errors import AccountExists, AccountNotFound, ValidationError
 from soapsms.store import repository
 from soapsms.store.db import transaction
 from soapsms.usecases.auth import account_view
 from soapsms.usecases.results import AccountView
 from soapsms.usecases.runtime import Runtime
 
+# The column is a 32-bit INTEGER; a million a minute is no limit in practice.
+MAX_RATE_PER_MINUTE = 1_000_000
 _ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 DEFAULT_MAX_RECIPIENTS = 10_000
 # GetAccount reports credits as xs:int.
 MAX_CREDITS = 2**31 - 1
-
-
-class AccountNotFound(ValidationError):
-    """The operator named an account that does not exist."""
-
-
-class AccountExists(ValidationError):
-    """The operator tried to create an account that already exists."""
 
 
 def _check_password(password: str) -> None:
@@ -40,7 +36,7 @@ def _check_password(password: str) -> None:
 def create_account(
     rt: Runtime, account_id: str, password: str, name: str | None = None
 ) -> AccountView:
-    if not _ACCOUNT_ID.match(account_id):
+    if not _ACCOUNT_ID.fullmatch(account_id):  # `$` would admit a final "\n"
         raise ValidationError(
             "an account id is 1 to 64 characters: letters, digits and . _ @ - "
             "(starting with a letter or digit)"
@@ -62,6 +58,9 @@ def create_account(
                 "allowed_senders": "[]",
                 "allowed_networks": "[]",
                 "max_recipients": DEFAULT_MAX_RECIPIENTS,
+                # Every callback is signed: the customer checks the signature
+                # with this (`soapsms account create` shows it once).
+                "callback_secret": secrets.token_urlsafe(32),
                 "version": 1,
                 "created_at": now,
                 "updated_at": now,
@@ -91,8 +90,9 @@ def _update(rt: Runtime, account_id: str, values: dict[str, Any]) -> AccountView
         if not repository.update_account(conn, account_id, values, rt.now()):
             raise AccountNotFound(f"no account {account_id!r}")
         row = repository.get_account(conn, account_id)
+        blocked = len(repository.list_blocked(conn, account_id))
     assert row is not None
-    return account_view(row)
+    return account_view(row, blocked)
 
 
 def set_password(rt: Runtime, account_id: str, password: str) -> AccountView:
@@ -151,15 +151,56 @@ def set_fields(
     return _update(rt, account_id, values)
 
 
-def set_networks(rt: Runtime, account_id: str, networks: list[str]) -> AccountView:
-    """Restrict the account to these CIDR networks; an empty list lifts it."""
+def _networks(networks: list[str]) -> list[str]:
     try:
-        normalized = [
-            str(ipaddress.ip_network(n.strip(), strict=False)) for n in networks
-        ]
+        return [str(ipaddress.ip_network(n.strip(), strict=False)) for n in networks]
     except ValueError as exc:
         raise ValidationError(f"not a network: {exc}") from exc
+
+
+def set_networks(rt: Runtime, account_id: str, networks: list[str]) -> AccountView:
+    """Restrict the account to these CIDR networks; an empty list lifts it."""
+    normalized = _networks(networks)
     return _update(rt, account_id, {"allowed_networks": json.dumps(normalized)})
+
+
+def change_networks(
+    rt: Runtime,
+    account_id: str,
+    *,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> AccountView:
+    """Add networks to the account's list, or remove them from it; removing
+    the last one is refused (that would allow every network)."""
+    current = list(get(rt, account_id).allowed_networks)
+    for net in _networks(list(add)):
+        if net not in current:
+            current.append(net)
+    gone = _networks(list(remove))
+    missing = [net for net in gone if net not in current]
+    if missing:
+        raise ValidationError(f"not in the account's networks: {', '.join(missing)}")
+    current = [net for net in current if net not in gone]
+    if gone and not current:
+        raise ValidationError(
+            "removing the last network would allow any; say --any for that"
+        )
+    return _update(rt, account_id, {"allowed_networks": json.dumps(current)})
+
+
+def delete_account(rt: Runtime, account_id: str) -> None:
+    """Remove an account that has no messages; one with messages is kept for
+    the retention period (disable it instead)."""
+    with transaction(rt.engine, write=True) as conn:
+        if repository.get_account(conn, account_id) is None:
+            raise AccountNotFound(f"no account {account_id!r}")
+        if repository.account_has_messages(conn, account_id):
+            raise ValidationError(
+                f"account {account_id!r} has messages, kept for the retention "
+                f"period: disable it instead (soapsms account disable {account_id})"
+            )
+        repository.delete_account(conn, account_id)
 
 
 def set_credits(
@@ -179,14 +220,24 @@ def set_credits(
     if add is None:
         raise ValidationError("give a balance, an amount to add, or unlimited")
     current = get(rt, account_id).credits
-    return _update(
-        rt, account_id, {"credits": min(MAX_CREDITS, max(0, (current or 0) + add))}
-    )
+    if current is None:
+        raise ValidationError(
+            f"account {account_id!r} has unlimited credits: give it a balance "
+            "with --set N first"
+        )
+    if not 0 <= current + add <= MAX_CREDITS:
+        raise ValidationError(
+            f"the balance {current} plus {add} would leave 0 to {MAX_CREDITS}; "
+            "nothing changed"
+        )
+    return _update(rt, account_id, {"credits": current + add})
 
 
 def set_rate_limit(rt: Runtime, account_id: str, per_minute: int | None) -> AccountView:
-    if per_minute is not None and per_minute < 1:
-        raise ValidationError("a rate limit is at least 1 message per minute")
+    if per_minute is not None and not 1 <= per_minute <= MAX_RATE_PER_MINUTE:
+        raise ValidationError(
+            f"a rate limit is 1 to {MAX_RATE_PER_MINUTE} messages per minute"
+        )
     return _update(rt, account_id, {"rate_limit_per_minute": per_minute})
 
 
@@ -215,4 +266,15 @@ def unblock(rt: Runtime, account_id: str, raw: list[str]) -> int:
 
 def blocked_numbers(rt: Runtime, account_id: str) -> list[str]:
     with transaction(rt.engine) as conn:
+        if repository.get_account(conn, account_id) is None:
+            raise AccountNotFound(f"no account {account_id!r}")
         return repository.list_blocked(conn, account_id)
+
+
+def callback_secret(rt: Runtime, account_id: str) -> str | None:
+    """The key the account's status callbacks are signed with."""
+    with transaction(rt.engine) as conn:
+        row = repository.get_account(conn, account_id)
+    if row is None:
+        raise AccountNotFound(f"no account {account_id!r}")
+    return row.callback_secret

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from soapsms.domain import status
+from soapsms.domain.status_fields import REPORT_COLUMNS
 from soapsms.errors import ValidationError
 from soapsms.store import reports as q
 from soapsms.store import repository
@@ -21,21 +22,9 @@ from soapsms.usecases.runtime import Runtime
 
 PAGE = 2000
 
-FIELDS = (
-    "message_id",
-    "batch_id",
-    "client_reference",
-    "recipient",
-    "sender",
-    "status",
-    "error_code",
-    "parts",
-    "parts_delivered",
-    "credits",
-    "created_at",
-    "submitted_at",
-    "done_at",
-)
+# A message's row: the status fields the declaration reports, and its credits.
+FIELDS = tuple(name for name, _, _ in REPORT_COLUMNS)
+_TIMES = tuple(name for name, _, kind in REPORT_COLUMNS if kind is datetime)
 SUMMARY_FIELDS = (
     "day",
     "sent",
@@ -47,6 +36,8 @@ SUMMARY_FIELDS = (
     "parts_delivered",
     "credits",
 )
+# A summary's period: how much of a local ISO timestamp names it.
+PERIODS = {"day": len("2026-12-04"), "month": len("2026-12")}
 # Ended without reaching the handset; CANCELLED is counted on its own.
 FAILED = frozenset({status.UNDELIVERED, status.EXPIRED, status.REJECTED, status.FAILED})
 
@@ -71,42 +62,46 @@ class ReportRange:
             raise ValidationError("--until is before --since")
         tz = self.tz()
 
-        def utc(day: date) -> datetime:
-            local = datetime.combine(day, time.min, tzinfo=tz)
-            return local.astimezone(UTC).replace(tzinfo=None)
+        def utc(day: date, days: int = 0) -> datetime:
+            try:
+                local = datetime.combine(
+                    day + timedelta(days=days), time.min, tzinfo=tz
+                )
+                return local.astimezone(UTC).replace(tzinfo=None)
+            except OverflowError:  # year 1 or 9999: the range is open there
+                return datetime.min if days == 0 else datetime.max
 
-        return utc(self.since), utc(self.until + timedelta(days=1))
+        return utc(self.since), utc(self.until, 1)
 
 
 def messages(
-    rt: Runtime, rng: ReportRange, page: int = PAGE
+    rt: Runtime,
+    rng: ReportRange,
+    page: int = PAGE,
+    on_page: Callable[[int, float], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Each message of the range, oldest first; one short read transaction a page."""
+    """Each message of the range, oldest first; one short read transaction a
+    page. `on_page(messages so far, share of the range's time read)` after each."""
     since, until = rng.bounds()
+    seen = 0
     tz = rng.tz()
     after: tuple[datetime, str] | None = None
     while True:
         with transaction(rt.engine) as conn:
             rows = q.page(conn, rng.account_id, since, until, after, page)
+        if not rows:
+            return
+        after = (rows[-1]["created_at"], rows[-1]["message_id"])
         for row in rows:
-            yield {
-                "message_id": row.message_id,
-                "batch_id": row.batch_id,
-                "client_reference": row.client_reference,
-                "recipient": row.recipient,
-                "sender": row.sender,
-                "status": row.status,
-                "error_code": row.error_code,
-                "parts": row.parts,
-                "parts_delivered": row.parts_delivered,
-                "credits": row.charged,
-                "created_at": _local(row.created_at, tz),
-                "submitted_at": _local(row.submitted_at, tz),
-                "done_at": _local(row.done_at, tz),
-            }
+            for name in _TIMES:
+                row[name] = _local(row[name], tz)
+            yield row
+        seen += len(rows)
+        if on_page is not None:
+            span = (until - since).total_seconds() or 1.0
+            on_page(seen, (after[0] - since).total_seconds() / span)
         if len(rows) < page:
             return
-        after = (rows[-1].created_at, rows[-1].message_id)
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -116,14 +111,30 @@ def _local(value: datetime | None, tz: ZoneInfo) -> str | None:
     return moment.isoformat(timespec="milliseconds")
 
 
-def summary(rt: Runtime, rng: ReportRange, page: int = PAGE) -> list[dict[str, Any]]:
-    """One row per day (in the range's zone) that has messages; memory grows
-    with the days, not the messages."""
+def summary_fields(by: str) -> tuple[str, ...]:
+    """A summary's columns: its period ("day" or "month"), then the counts."""
+    if by not in PERIODS:
+        raise ValidationError(f"a summary is by day or month, not {by!r}")
+    return (by, *SUMMARY_FIELDS[1:])
+
+
+def summary(
+    rt: Runtime,
+    rng: ReportRange,
+    page: int = PAGE,
+    on_page: Callable[[int, float], None] | None = None,
+    by: str = "day",
+) -> list[dict[str, Any]]:
+    """One row per day or month (in the range's zone) that has messages;
+    memory grows with the periods, not the messages."""
+    summary_fields(by)  # refuses an unknown period
+    width = PERIODS[by]
     days: dict[str, dict[str, int]] = {}
-    for row in messages(rt, rng, page):
-        day = days.get(row["created_at"][:10])
+    for row in messages(rt, rng, page, on_page):
+        key = row["created_at"][:width]
+        day = days.get(key)
         if day is None:
-            day = days[row["created_at"][:10]] = dict.fromkeys(SUMMARY_FIELDS[1:], 0)
+            day = days[key] = dict.fromkeys(SUMMARY_FIELDS[1:], 0)
         day["sent"] += 1
         state = row["status"]
         if state == status.DELIVERED:
@@ -137,7 +148,7 @@ def summary(rt: Runtime, rng: ReportRange, page: int = PAGE) -> list[dict[str, A
         day["parts"] += row["parts"]
         day["parts_delivered"] += row["parts_delivered"]
         day["credits"] += row["credits"]
-    return [{"day": key, **days[key]} for key in sorted(days)]
+    return [{by: key, **days[key]} for key in sorted(days)]
 
 
 def write(
@@ -147,7 +158,9 @@ def write(
     fmt: str,
     *,
     summarize: bool = False,
+    by: str = "day",
     page: int = PAGE,
+    on_page: Callable[[int, float], None] | None = None,
 ) -> int:
     """Write the report as csv or json to `out`; the number of rows written."""
     if fmt not in ("csv", "json"):
@@ -158,10 +171,10 @@ def write(
     rng.bounds()  # refuses a bad zone or range before anything is written
     fields: tuple[str, ...]
     if summarize:
-        rows: Any = summary(rt, rng, page)
-        fields = SUMMARY_FIELDS
+        fields = summary_fields(by)
+        rows: Any = summary(rt, rng, page, on_page, by)
     else:
-        rows = messages(rt, rng, page)
+        rows = messages(rt, rng, page, on_page)
         fields = FIELDS
     count = 0
     if fmt == "csv":

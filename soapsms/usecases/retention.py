@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from soapsms.domain.retention import parse_retention
-from soapsms.errors import Unavailable
+from soapsms.errors import Unavailable, ValidationError
 from soapsms.store import retention as q
 from soapsms.store.db import transaction
-from soapsms.store.dispatch_queries import PARTS_PARTITIONED
-from soapsms.store.partitions import ensure_partitions
+from soapsms.store.partitions import ensure_months_ahead
 from soapsms.usecases.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -49,14 +48,21 @@ def purge(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[str], None] = lambda line: None,
+    on_rows: Callable[[str, int, int | None], None] | None = None,
 ) -> PurgeReport:
     """Remove what is older than `older_than` (default: the configured
-    retention); refuses a period under the legal minimum (ValidationError)."""
+    retention); refuses a period under the legal minimum (ValidationError).
+
+    `on_rows(table, rows done, rows in all or None)` follows the row deletes;
+    given, the old messages are counted first (one indexed count)."""
+    if batch_size < 1:
+        raise ValidationError(f"batch size must be at least 1, got {batch_size}")
     retention = parse_retention(older_than or rt.settings.retention)
     now = rt.now()
     report = PurgeReport(str(retention), retention.cutoff(now), dry_run)
     cutoff = report.cutoff
-    with transaction(rt.engine) as conn:
+    # long: a dry run counts whole years of rows, past store_timeout_seconds.
+    with transaction(rt.engine, long=True) as conn:
         doomed = q.partitions_before(conn, cutoff)
         if dry_run:
             report.dropped_partitions = [name for _, name in doomed]
@@ -67,12 +73,17 @@ def purge(
         if _drop(rt, parent, name):
             report.dropped_partitions.append(name)
             progress(f"dropped partition {name}")
+    total: int | None = None
+    if on_rows is not None:
+        with transaction(rt.engine) as conn:
+            total = q.count_old(conn, "messages", cutoff)
     report.rows["messages"] = _in_batches(
         rt,
         batch_size,
         lambda conn: q.delete_messages(
             conn, q.old_message_keys(conn, cutoff, batch_size)
         ),
+        _follow(on_rows, "messages", total),
     )
     progress(f"deleted {report.rows['messages']} messages outside dropped partitions")
     for table in q.ROW_TABLES:
@@ -82,12 +93,11 @@ def purge(
             lambda conn, table=table: q.delete_old_rows(
                 conn, table, cutoff, batch_size
             ),
+            _follow(on_rows, table, None),
         )
         progress(f"deleted {report.rows[table]} rows of {table}")
     with transaction(rt.engine, write=True) as conn:
-        report.created_partitions = ensure_partitions(conn, now) + ensure_partitions(
-            conn, now, tables=PARTS_PARTITIONED
-        )
+        report.created_partitions = ensure_months_ahead(conn, now)
     logger.info(
         "purge retention=%s cutoff=%s dropped=%s rows=%s",
         report.retention,
@@ -113,12 +123,29 @@ def _drop(rt: Runtime, parent: str, name: str) -> bool:
     return False
 
 
-def _in_batches(rt: Runtime, batch_size: int, step: Callable[..., int]) -> int:
-    """Run `step` (one batch) in its own write transaction until a short batch."""
+def _follow(
+    on_rows: Callable[[str, int, int | None], None] | None,
+    table: str,
+    total: int | None,
+) -> Callable[[int], None]:
+    if on_rows is None:
+        return lambda done: None
+    return lambda done: on_rows(table, done, total)
+
+
+def _in_batches(
+    rt: Runtime,
+    batch_size: int,
+    step: Callable[..., int],
+    after: Callable[[int], None] = lambda done: None,
+) -> int:
+    """Run `step` (one batch) in its own write transaction until a short batch;
+    `after(rows so far)` after each."""
     total = 0
     while True:
         with transaction(rt.engine, write=True) as conn:
             done = step(conn)
         total += done
+        after(total)
         if done < batch_size:
             return total

@@ -7,11 +7,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-
 from soapsms.config import Settings
 from soapsms.store import repository
-from soapsms.store.db import make_engine, transaction
+from soapsms.store.db import StoreEngine, make_engine, transaction
+from soapsms.store.stores import make_store
 
 
 def utc_now() -> datetime:
@@ -26,12 +25,17 @@ class Runtime:
     def __init__(
         self,
         settings: Settings,
-        engine: Engine | None = None,
+        engine: StoreEngine | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.settings = settings
-        self.engine = (
-            engine if engine is not None else make_engine(settings.database_url)
+        # What differs between databases, chosen once (store/base.py).
+        self.store = make_store(
+            engine
+            if engine is not None
+            else make_engine(
+                settings.database_url, timeout=settings.store_timeout_seconds
+            )
         )
         self.clock = clock
         # Whether a configured route serves an E.164 number (SendMessage
@@ -45,6 +49,14 @@ class Runtime:
         from soapsms.usecases.auth import Authenticator
 
         self.authenticator = Authenticator(settings)
+
+    @property
+    def engine(self) -> StoreEngine:
+        return self.store.engine
+
+    @engine.setter
+    def engine(self, engine: StoreEngine) -> None:
+        self.store = make_store(engine)
 
     def now(self) -> datetime:
         return self.clock()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import ipaddress
 import json
 import logging
 from collections.abc import Callable
@@ -12,30 +10,25 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
 from soapsms import metrics
 from soapsms.domain import callback_target, encoding, phone, status
 from soapsms.domain.ids import new_ids
 from soapsms.domain.sender import validate_sender
 from soapsms.errors import (
     DuplicateReference,
-    InsufficientCredit,
     InvalidRecipient,
     InvalidSender,
-    RateLimited,
     StaleAccount,
     TooManyRecipients,
     ValidationError,
 )
-from soapsms.store import group_commit, repository
-from soapsms.store.db import is_sqlite, single_statement, transaction
+from soapsms.store import repository
+from soapsms.store.base import Replayed, SendPlan, Stale
+from soapsms.usecases.requests import SendRequest
 from soapsms.usecases.results import (
     AccountView,
     MessageReceipt,
     RejectedRecipient,
-    SendRequest,
     SendResult,
 )
 from soapsms.usecases.runtime import Runtime
@@ -51,12 +44,23 @@ INVALID_NUMBER = "INVALID_NUMBER"
 DUPLICATE = "DUPLICATE"
 BLOCKED = "BLOCKED"
 NO_ROUTE = "NO_ROUTE"
+# Why a recipient was rejected, in words, for an all-or-nothing send's error.
+_REASONS = {
+    INVALID_NUMBER: "not a valid phone number",
+    BLOCKED: "blocked for this account",
+    NO_ROUTE: "no route serves this number",
+}
 
 
 def to_utc(value: datetime) -> datetime:
     """Naive UTC; a time without a zone is already UTC."""
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError as exc:  # e.g. 9999-12-31T23:00:00-05:00
+            raise ValidationError(
+                f"{value.isoformat()} is outside the years 1 to 9999 in UTC"
+            ) from exc
     return value
 
 
@@ -73,6 +77,7 @@ class _Checked:
     callback_url: str | None
     entries: list[str]  # the recipients as given
     normalized: list[str | None]  # E.164, or None when not a number
+    all_or_nothing: bool
 
 
 @dataclass(frozen=True)
@@ -112,24 +117,22 @@ def _sender(request: SendRequest, account: AccountView) -> str | None:
 def _callback_url(url: str | None, allow_private: bool) -> str | None:
     if url is None:
         return None
-    parts = callback_target.split_http_url(url)
-    if parts is None or parts.hostname is None:
-        raise ValidationError("StatusCallbackUrl must be an http or https URL")
+    try:
+        parts = callback_target.check_url(url)
+    except callback_target.BadUrl as exc:
+        raise ValidationError(f"StatusCallbackUrl is not usable: {exc}") from exc
     if not allow_private:
-        host = parts.hostname
+        host = parts.hostname or ""
         if callback_target.is_local_name(host):
             raise ValidationError(
                 "StatusCallbackUrl may not point at a loopback address"
             )
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            address = None
+        address = callback_target.literal_address(host)
         # Names are checked again after DNS, when the callback is sent.
         if address is not None and not callback_target.is_public(address):
             raise ValidationError(
                 "StatusCallbackUrl may not point at a loopback, private or "
-                "link-local address"
+                "other non-public address"
             )
     return url.strip()
 
@@ -192,6 +195,7 @@ def _check(rt: Runtime, account: AccountView, request: SendRequest) -> _Checked:
         callback_url=callback,
         entries=entries,
         normalized=phone.normalize_many(entries, account.default_region),
+        all_or_nothing=request.all_or_nothing,
     )
 
 
@@ -223,154 +227,108 @@ def _prepare(
     )
 
 
-def _stored_result(conn: Connection, batch: Any) -> SendResult:
-    rows = repository.messages_of_batch(conn, batch.batch_id, batch.created_at)
+def _replay(
+    rt: Runtime, account: AccountView, checked: _Checked, found: Replayed
+) -> SendResult:
+    """The stored batch's answer, if its ClientReference was used for this
+    same message."""
+    prepared = _prepare(rt, account, checked, found.blocked)
+    if prepared.content_hash != found.content_hash:
+        raise DuplicateReference(
+            f"ClientReference {found.client_reference!r} was already used for "
+            "a different message",
+            client_reference=found.client_reference,
+        )
     receipts = [
         MessageReceipt(
-            message_id=row.message_id,
-            recipient=row.recipient,
+            message_id=m.message_id,
+            recipient=m.recipient,
             # The status the receipt had when the batch was first answered.
-            status=status.SCHEDULED if row.scheduled_for is not None else status.QUEUED,
-            parts=row.parts,
-            encoding=row.encoding,
+            status=status.SCHEDULED if m.scheduled else status.QUEUED,
+            parts=m.parts,
+            encoding=m.encoding,
         )
-        for row in rows
+        for m in found.messages
     ]
-    rejected = [
-        RejectedRecipient(r, reason) for r, reason in json.loads(batch.rejected)
-    ]
+    rejected = [RejectedRecipient(r, reason) for r, reason in found.rejected]
     return SendResult(
-        batch.batch_id, batch.client_reference, receipts, rejected, replayed=True
+        found.batch_id, found.client_reference, receipts, rejected, replayed=True
     )
 
 
-def _replay(
-    rt: Runtime,
-    conn: Connection,
-    account: AccountView,
-    batch: Any,
-    checked: _Checked,
-    blocked: set[str],
-) -> SendResult:
-    prepared = _prepare(rt, account, checked, blocked)
-    if prepared.content_hash != batch.content_hash:
-        raise DuplicateReference(
-            f"ClientReference {batch.client_reference!r} was already used for "
-            "a different message",
-            client_reference=batch.client_reference,
-        )
-    return _stored_result(conn, batch)
-
-
 def submit_message(
-    rt: Runtime, account: AccountView, request: SendRequest
+    rt: Runtime,
+    account: AccountView,
+    request: SendRequest,
+    login_again: Callable[[], AccountView] | None = None,
 ) -> SendResult:
     """Store one SendMessage; acknowledged only once committed.
 
-    One transaction: the account's version, the ClientReference lookup, the
+    StaleAccount when the account changed since `account` was read or
+    cached; with `login_again`, the account is read again through it (the
+    caller's login, so a password changed meanwhile fails there) and the send
+    tried once more: how every ingress answers an account changed mid-call.
+    """
+    try:
+        return _submit(rt, account, request)
+    except StaleAccount:
+        if login_again is None:
+            raise
+        return _submit(rt, login_again(), request)
+
+
+def _submit(rt: Runtime, account: AccountView, request: SendRequest) -> SendResult:
+    """One transaction: the account's version, the ClientReference lookup, the
     block list, the rate limit, credits and the inserts (a transaction costs
     round trips and, on SQLite, a turn at the write lock, which it may share
-    with other sends: store/group_commit.py). StaleAccount when the account
-    changed since `account` was read or cached.
-    """
+    with other sends: store/group_commit.py)."""
     checked = _check(rt, account, request)
-    reference = request.client_reference
     # Worked out before the write turn, which every writer of the store waits
     # for, on the guess that the account blocks none of the recipients (its
     # block list is read in the turn; the work is redone when it does).
     guess = _prepare(rt, account, checked, set())
-    planned = _plan(rt, account, guess, reference)
-    try:
-        if _stored_at_once(rt, account, guess, planned):
-            _accepted(rt, account, guess, planned.result)
-            return planned.result
-        result, prepared = group_commit.write(
-            rt.engine, functools.partial(_write, rt, account, checked, guess, planned)
-        )
-    except IntegrityError:
-        # A concurrent request with the same ClientReference committed first.
-        if reference is None:
-            raise
-        with transaction(rt.engine) as conn:
-            blocked = _confirm(conn, account, checked)
-            batch = repository.find_batch_by_reference(
-                conn, account.account_id, reference
-            )
-            if batch is None:
-                raise
-            return _replay(rt, conn, account, batch, checked, blocked)
-    if prepared is not None:
-        _accepted(rt, account, prepared, result)
-    return result
+    _refuse_partial(guess)
+    planned = _plan(rt, account, guess, request.client_reference)
+    settled = {id(planned.store): (guess, planned)}
 
+    def settle(blocked: set[str]) -> SendPlan:
+        prepared, plan = guess, planned
+        if blocked:
+            prepared = _prepare(rt, account, checked, blocked)
+            plan = _plan(rt, account, prepared, request.client_reference)
+            settled[id(plan.store)] = (prepared, plan)
+        _refuse_partial(prepared)
+        if not prepared.accepted:
+            raise InvalidRecipient("none of the recipients is a valid, sendable number")
+        return plan.store
 
-def _write(
-    rt: Runtime,
-    account: AccountView,
-    checked: _Checked,
-    guess: _Prepared,
-    planned: _Plan,
-    conn: Connection,
-) -> tuple[SendResult, _Prepared | None]:
-    """The send's transaction: its answer, and what was stored (None for a
-    replay, which stores nothing)."""
-    blocked = _confirm(conn, account, checked)
-    reference = planned.result.client_reference
-    if reference is not None:
-        # Before the limits: a retry after a timeout must get the stored
-        # answer, never a rate-limit or credit fault.
-        batch = repository.find_batch_by_reference(
-            conn, account.account_id, reference
-        )
-        if batch is not None:
-            return _replay(rt, conn, account, batch, checked, blocked), None
-    prepared, plan = guess, planned
-    if blocked:
-        prepared = _prepare(rt, account, checked, blocked)
-        plan = _plan(rt, account, prepared, reference)
-    if not prepared.accepted:
-        raise InvalidRecipient("none of the recipients is a valid, sendable number")
-    _store(conn, account, prepared, plan)
-    return plan.result, prepared
-
-
-def _stored_at_once(
-    rt: Runtime, account: AccountView, guess: _Prepared, plan: _Plan
-) -> bool:
-    """On PostgreSQL, a send that needs no account row lock is stored in one
-    statement, one round trip: inserted only while the account is unchanged
-    and blocks none of the recipients. False when that did not hold (or does
-    not apply): the full transaction then works out why."""
-    if (
-        is_sqlite(rt.engine)
-        or not guess.accepted
-        or account.rate_limit_per_minute is not None
-        or account.credits is not None
-        or len(plan.rows) >= repository.AT_ONCE_UP_TO
-    ):
-        return False
-    with single_statement(rt.engine) as conn:
-        return repository.insert_send_if_current(
-            conn, account.version, plan.batch, plan.rows
-        )
-
-
-def _confirm(conn: Connection, account: AccountView, checked: _Checked) -> set[str]:
-    """The recipients the account blocks, once its version is confirmed."""
-    version, blocked = repository.version_and_blocked(
-        conn, account.account_id, [n for n in checked.normalized if n is not None]
-    )
-    if version != account.version:
+    outcome = rt.store.store_send(planned.store, account.version, settle)
+    if isinstance(outcome, Stale):
         raise StaleAccount("the account changed during this call; retry")
-    return blocked
+    if isinstance(outcome, Replayed):
+        return _replay(rt, account, checked, outcome)
+    prepared, stored = settled[id(outcome.plan)]
+    _accepted(rt, account, prepared, stored.result)
+    return stored.result
+
+
+def _refuse_partial(prepared: _Prepared) -> None:
+    """An all-or-nothing send fails on its first rejected recipient; a number
+    given twice is still one message."""
+    if not prepared.all_or_nothing:
+        return
+    for rejected in prepared.rejected:
+        if rejected.reason in _REASONS:
+            raise InvalidRecipient(
+                f"recipient {rejected.recipient!r}: {_REASONS[rejected.reason]}"
+            )
 
 
 @dataclass(frozen=True)
 class _Plan:
     """The rows a send will insert and the answer it will give."""
 
-    batch: dict[str, Any]
-    rows: list[dict[str, Any]]
+    store: SendPlan
     result: SendResult
 
 
@@ -433,52 +391,17 @@ def _plan(
         for m in rows
     ]
     result = SendResult(batch_id, reference, receipts, list(prepared.rejected))
-    return _Plan(batch, rows, result)
-
-
-def _store(
-    conn: Connection, account: AccountView, prepared: _Prepared, plan: _Plan
-) -> None:
-    batch, rows = plan.batch, plan.rows
-    count, created_at = len(rows), batch["created_at"]
-    limited = account.rate_limit_per_minute is not None or account.credits is not None
-    if limited:
-        # The batch first: a concurrent send with the same ClientReference
-        # waits on the batches' unique key and fails there, so it is answered
-        # as a replay, never with a rate-limit or credit fault.
-        repository.insert_batch(conn, batch)
-    if account.rate_limit_per_minute is not None:
-        # The account row lock serialises this account's sends across
-        # workers and nodes while the window is read and written.
-        repository.get_account(conn, account.account_id, lock=True)
-        used = repository.recent_sends(
-            conn, account.account_id, created_at - RATE_WINDOW
-        )
-        if used + count > account.rate_limit_per_minute:
-            raise RateLimited(
-                f"rate limit of {account.rate_limit_per_minute} messages a minute "
-                f"reached ({used} sent in the last minute, {count} more asked)",
-                limit=account.rate_limit_per_minute,
-            )
-        repository.record_sends(
-            conn, account.account_id, created_at, count, created_at - RATE_WINDOW
-        )
-    if account.credits is not None:
-        needed = count * prepared.parts
-        if not repository.take_credits(conn, account.account_id, needed):
-            row = repository.get_account(conn, account.account_id)
-            balance = row.credits if row is not None and row.credits is not None else 0
-            raise InsufficientCredit(
-                f"{needed} credits needed, {balance} available",
-                needed=needed,
-                balance=balance,
-            )
-    if limited:
-        repository.insert_messages(conn, rows)
-    else:
-        # One statement on PostgreSQL; a concurrent send with the same
-        # ClientReference fails here, on the batches' unique key.
-        repository.insert_batch_and_messages(conn, batch, rows)
+    plan = SendPlan(
+        account_id=account.account_id,
+        reference=reference,
+        batch=batch,
+        rows=rows,
+        numbers=[n for n in prepared.normalized if n is not None],
+        rate_limit_per_minute=account.rate_limit_per_minute,
+        rate_since=created_at - RATE_WINDOW,
+        credits_needed=charge * count if account.credits is not None else None,
+    )
+    return _Plan(plan, result)
 
 
 def _accepted(

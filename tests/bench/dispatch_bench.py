@@ -9,11 +9,16 @@ ceiling, and at least 1,000 messages/s on PostgreSQL. A benchmark, not a
 test: pytest never collects it.
 
     .venv/bin/python tests/bench/dispatch_bench.py [--messages 5000] [--runs 3]
+
+With SOAPSMS_BENCH_SOAPSMS=DIR the soapsms package is imported from DIR
+(tests/bench/dispatch_ab.py measures another revision that way), and
+--json prints the medians as one JSON line last.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -31,6 +36,8 @@ import sqlalchemy
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for tests.*
+if os.environ.get("SOAPSMS_BENCH_SOAPSMS"):  # another revision's soapsms
+    sys.path.insert(0, os.environ["SOAPSMS_BENCH_SOAPSMS"])
 
 from soapsms.config import ConnectorConfig, Routes, Settings  # noqa: E402
 from soapsms.dispatch.worker import Dispatcher  # noqa: E402
@@ -38,11 +45,15 @@ from soapsms.store.db import transaction  # noqa: E402
 from soapsms.store.migrate import upgrade  # noqa: E402
 from soapsms.store.models import Message, StatusHistory  # noqa: E402
 from soapsms.usecases import accounts, send  # noqa: E402
-from soapsms.usecases.results import SendRequest  # noqa: E402
 from soapsms.usecases.runtime import Runtime  # noqa: E402
 from tests.bench.cpu import snapshot, steal_note  # noqa: E402
 from tests.bench.smpp_bench import WINDOW, through_smpplib  # noqa: E402
 from tests.smsc.npm import NpmSmsc, NpmUnavailable, install  # noqa: E402
+
+try:  # dispatch_ab.py runs this bench on revisions from before usecases.requests
+    from soapsms.usecases.requests import SendRequest
+except ModuleNotFoundError:
+    from soapsms.usecases.results import SendRequest  # type: ignore[attr-defined,no-redef]
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET_RATIO = 0.60
@@ -136,7 +147,11 @@ class _Meter:
         return (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
 
     def start(self) -> None:
-        self._own, self._smsc, self._all = time.process_time(), self._process(), snapshot()
+        self._own, self._smsc, self._all = (
+            time.process_time(),
+            self._process(),
+            snapshot(),
+        )
 
     def stop(self, messages: int) -> Usage:
         after = snapshot()
@@ -196,6 +211,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="medians as JSON, last")
     args = parser.parse_args()
     try:
         node = install()
@@ -243,7 +259,9 @@ def main() -> int:
                 f"; >= {TARGET_PG:.0f}/s: {'met' if rate >= TARGET_PG else 'NOT met'}"
             )
         print(line)
-    print("  CPU a message, microseconds (medians): own process / SMSC / PostgreSQL / machine")
+    print(
+        "  CPU a message, microseconds (medians): own process / SMSC / PostgreSQL / machine"
+    )
     for kind, runs in usages.items():
         if runs:
             figures = [
@@ -258,6 +276,22 @@ def main() -> int:
     )
     for line in steal_note(first, snapshot()):
         print(f"  {line}")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    kind: {
+                        "rate": statistics.median(rates[kind]),
+                        **{
+                            f: statistics.median(getattr(u, f) for u in usages[kind])
+                            for f in ("own", "smsc", "postgres", "machine")
+                        },
+                    }
+                    for kind in rates
+                    if rates[kind]
+                }
+            )
+        )
     return 0
 
 

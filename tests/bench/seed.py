@@ -186,7 +186,7 @@ def _rows(
 
 def _prepare_store(url: str, now: datetime) -> None:
     """Schema (with partitions for the seeded months) and the accounts."""
-    runtime = Runtime(Settings(database_url=url))
+    runtime = Runtime(Settings(database_url=url, carrier="simulator"))
     try:
         upgrade(runtime.engine)
         with transaction(runtime.engine, write=True) as conn:

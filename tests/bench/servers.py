@@ -68,6 +68,7 @@ def _environment(database_url: str | None) -> dict[str, str]:
     """This environment without any SOAPSMS_* setting, plus the bench's own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOAPSMS_")}
     env["SOAPSMS_LOG_LEVEL"] = "WARNING"
+    env["SOAPSMS_CARRIER"] = "simulator"
     if database_url is not None:
         env["SOAPSMS_DATABASE_URL"] = database_url
     return env
@@ -135,10 +136,10 @@ def soapsms(
 
     The SOAP web workers only, unless `dispatch`: the dispatcher companion would
     deliver (and rewrite) the bench's messages on the same two cores while they
-    are measured, and the SMTP companion's fixed port may be taken on this machine.
+    are measured, and the SMTP and SNPP companions' fixed ports may be taken on this machine.
     """
     command = [str(BIN / "soapsms"), "serve", "--smtp-bind", "off"]
-    command += ["--dispatch", "on" if dispatch else "off"]
+    command += ["--snpp-bind", "off", "--dispatch", "on" if dispatch else "off"]
     return _serve(command, database_url, log)
 
 

@@ -11,6 +11,7 @@ from interop_build import (
     Builds,
     build_dotnet,
     build_java,
+    build_svcutil,
     check_store,
     run_scenario,
     toolchain_or_skip,
@@ -27,6 +28,12 @@ def db_url(sqlite_url: str) -> str:
 def dotnet_builds(tmp_path_factory, required) -> Builds:
     toolchain_or_skip(required, "mono", "mono-devel", ["wsdl", "mcs", "mono"])
     return Builds(tmp_path_factory.mktemp("interop-dotnet"), build_dotnet)
+
+
+@pytest.fixture(scope="session")
+def wcf_builds(tmp_path_factory, required) -> Builds:
+    toolchain_or_skip(required, "mono", "mono-devel", ["svcutil", "mcs", "mono"])
+    return Builds(tmp_path_factory.mktemp("interop-wcf"), build_svcutil)
 
 
 @pytest.fixture(scope="session")

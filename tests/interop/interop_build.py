@@ -167,6 +167,30 @@ def build_dotnet(workdir: Path, wsdl: Path, version: str) -> Build:
     return build
 
 
+def build_svcutil(workdir: Path, wsdl: Path, version: str) -> Build:
+    """`svcutil` → a WCF client with data contracts (SmsService.cs), then `mcs`
+    with ScenarioWcf.cs. Mono's svcutil reads a WSDL from a URL only."""
+    build = Build(version, workdir)
+    proxy = workdir / "SmsService.cs"
+    command = ["svcutil", "--noLogo", "--noConfig", f"-o:{proxy}", wsdl.as_uri()]
+    if not build.step("svcutil", command) or not proxy.exists():
+        return build
+    build.generated = proxy.read_text(encoding="utf-8")
+    exe = workdir / "scenario.exe"
+    command = [
+        "mcs",
+        "-nologo",
+        "-r:System.ServiceModel",
+        "-r:System.Runtime.Serialization",
+        f"-out:{exe}",
+        proxy,
+        HERE / "ScenarioWcf.cs",
+    ]
+    if build.step("mcs", command):
+        build.run_command = ["mono", exe]
+    return build
+
+
 def csharp_methods(source: str) -> dict[str, str]:
     """The proxy's synchronous methods, "Return Name(Type name, …)" by name."""
     bare = re.sub(r"\[System\.[^\]]*\]\s*", "", source)

@@ -158,6 +158,7 @@ class FaultSmsc:
         bind_status: int = 0,
         id_format: str = "{:08X}",
         answer_enquire_link: bool = True,
+        host: str = "127.0.0.1",
     ) -> None:
         self.on_submit = on_submit
         self.bind_status = bind_status
@@ -173,7 +174,7 @@ class FaultSmsc:
         self.others: list[tuple[str, int, int]] = []  # (command, status, sequence)
         self._ids = 0
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
+        self._listener.bind((host, 0))
         self._listener.listen(16)
         self.port: int = self._listener.getsockname()[1]
         self._threads: list[threading.Thread] = []

@@ -74,12 +74,16 @@ def ensure_installed() -> Path:
 class NpmSmsc:
     """`node smsc.js`: events from its stdout, commands to its stdin."""
 
-    def __init__(self, node: Path, quiet: bool = False) -> None:
+    def __init__(
+        self, node: Path, quiet: bool = False, faults: dict[str, Any] | None = None
+    ) -> None:
+        # faults: smsc.js's --faults (throttling, drops, stalls, receipts, log).
+        extra = ["--faults", json.dumps(faults)] if faults else []
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.process = subprocess.Popen(
             # --quiet: no line per submit_sm, for the benchmark.
-            [str(node), "smsc.js", *(["--quiet"] if quiet else [])],
+            [str(node), "smsc.js", *(["--quiet"] if quiet else []), *extra],
             cwd=HERE,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -105,6 +109,15 @@ class NpmSmsc:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps({"cmd": "mo", **fields}) + "\n")
         self.process.stdin.flush()
+
+    def flush(self) -> int:
+        """Have the SMSC write out its log; how many deliver_sm await an answer."""
+        assert self.process.stdin is not None
+        before = len(self.find("flushed"))
+        self.process.stdin.write(json.dumps({"cmd": "flush"}) + "\n")
+        self.process.stdin.flush()
+        done = wait_until(lambda: self.find("flushed")[before:], 10, "SMSC log flush")
+        return int(done[0]["pending"])
 
     def close(self) -> None:
         if self.process.stdin is not None:

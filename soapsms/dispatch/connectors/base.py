@@ -6,28 +6,25 @@ A connector turns a `Submission` into a carrier's transmission confirmation
 contract's reason codes (`soapsms.domain.status`); nothing above it sees
 SMPP command_status values except as the opaque `carrier_error` text.
 
-Exceptions, drawn as the dispatcher sees them:
-
-    ConnectorError          the connector cannot take submissions now
-     └── ConnectorDown      not connected / bound; the dispatcher fails over
+A connector that cannot take a submission raises `errors.ConnectorDown`
+(drawn in soapsms.errors' tree): the dispatcher fails over.
 
 Per-message outcomes are not exceptions: they are `SubmitResult`s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Protocol
 
-
-class ConnectorError(Exception):
-    """The connector cannot take submissions now."""
-
-
-class ConnectorDown(ConnectorError):
-    """Not connected or not bound; try the next route."""
+# Called once what a carrier delivered is durably recorded (True) or could not
+# be (False): only then does the connector answer the carrier (deliver_sm_resp),
+# so a crash before the commit leaves the carrier to deliver it again.
+Ack = Callable[[bool], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +38,9 @@ class Submission:
     segments: tuple[str, ...]  # the text of each part (domain.encoding.plan)
     expires_at: datetime  # naive UTC: validity passed to the carrier
     want_receipt: bool = True
+    # A multipart message some of whose parts an earlier attempt got accepted:
+    # those parts (number from 1 -> carrier id) are not sent again.
+    done: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,10 @@ class SubmitResult:
     (throttled, connection lost: try again later or on another route) or
     permanent (REJECTED), with the contract's `error_code` and the carrier's
     raw `carrier_error` (e.g. "command_status=0x0000000B").
+
+    `parts` holds (part number, carrier id) of the parts this attempt got
+    accepted, also when the message as a whole was not, so that a retry sends
+    only the others.
     """
 
     accepted: bool
@@ -60,6 +64,7 @@ class SubmitResult:
     error_code: str | None = None
     carrier_error: str | None = None
     error_text: str | None = None
+    parts: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,14 +94,24 @@ class Inbound:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+class BindSlot(Protocol):
+    """One of a route's cluster-wide bind slots (`max_binds`), held by its bind."""
+
+    def release(self) -> None: ...
+
+
+# Takes a bind slot, given what to do if it is lost; None: do not bind now.
+BindGate = Callable[[Callable[[], None]], BindSlot | None]
+
+
 class Sink(Protocol):
     """Where a connector reports what arrives from the carrier. Called from the
     connector's own threads; implementations must be thread-safe and quick
-    (queue it; the dispatcher records it)."""
+    (queue it; the dispatcher records it, then calls `ack`)."""
 
-    def receipt(self, receipt: Receipt) -> None: ...
+    def receipt(self, receipt: Receipt, ack: Ack | None = None) -> None: ...
 
-    def inbound(self, message: Inbound) -> None: ...
+    def inbound(self, message: Inbound, ack: Ack | None = None) -> None: ...
 
 
 class Connector(Protocol):

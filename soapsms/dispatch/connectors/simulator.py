@@ -2,7 +2,8 @@
 
 It answers submissions after a latency with its own carrier ids, and later
 reports a receipt for every part through the Sink, exactly as a real
-connector's reader thread would. Options ([connector:NAME] type = simulator):
+connector's reader thread would. Options ([connector:NAME] type = simulator,
+declared in soapsms.config.connectors and checked at load):
 
     submit_latency_ms = 10        time to the submission's answer
     receipt_delay_ms = 500-2000   receipts come this long after (a range)
@@ -24,64 +25,25 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from soapsms.config.connectors import SimulatorOptions
 from soapsms.domain import status
-from soapsms.errors import ConfigError
+from soapsms.errors import ConnectorDown
 
-from .base import ConnectorDown, Receipt, Sink, Submission, SubmitResult
+from .base import Receipt, Sink, Submission, SubmitResult
+
+__all__ = ["SimulatorConnector", "SimulatorOptions", "build"]
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class SimulatorOptions:
-    submit_latency: float = 0.010
-    receipt_delay: tuple[float, float] = (0.5, 2.0)
-    rejected_rate: float = 0.01
-    undelivered_rate: float = 0.02
-    seed: int | None = None
-    window: int = 10
-    journal: str | None = None
-
-
-def _milliseconds(value: str) -> tuple[float, float]:
-    low, _, high = value.partition("-")
-    return float(low) / 1000, float(high or low) / 1000
-
-
-def parse_options(options: Mapping[str, str]) -> SimulatorOptions:
-    known = {
-        "submit_latency_ms",
-        "receipt_delay_ms",
-        "rejected_rate",
-        "undelivered_rate",
-        "seed",
-        "window",
-        "journal",
-    }
-    unknown = set(options) - known
-    if unknown:
-        raise ConfigError(f"simulator: unknown options {', '.join(sorted(unknown))}")
-    try:
-        return SimulatorOptions(
-            submit_latency=_milliseconds(options.get("submit_latency_ms", "10"))[0],
-            receipt_delay=_milliseconds(options.get("receipt_delay_ms", "500-2000")),
-            rejected_rate=float(options.get("rejected_rate", "0.01")),
-            undelivered_rate=float(options.get("undelivered_rate", "0.02")),
-            seed=int(options["seed"]) if options.get("seed") else None,
-            window=int(options.get("window", "10")),
-            journal=options.get("journal") or None,
-        )
-    except ValueError as exc:
-        raise ConfigError(f"simulator: {exc}") from exc
-
-
-def build(name: str, options: Mapping[str, str]) -> SimulatorConnector:
-    return SimulatorConnector(name, parse_options(options))
+def build(name: str, settings: SimulatorOptions) -> SimulatorConnector:
+    """The connector for a `[connector:NAME] type=simulator` section, from its
+    options as the settings read and checked them (soapsms.config.connectors)."""
+    return SimulatorConnector(name, settings)
 
 
 class SimulatorConnector:
@@ -91,7 +53,7 @@ class SimulatorConnector:
         self.name = name
         self.options = options or SimulatorOptions()
         self._random = random.Random(self.options.seed)
-        self._window = threading.BoundedSemaphore(max(1, self.options.window))
+        self._window = threading.BoundedSemaphore(self.options.window)
         # (when, order, event, is the answer to a submission)
         self._events: list[tuple[float, int, Callable[[], None], bool]] = []
         self._order = itertools.count()
@@ -134,8 +96,18 @@ class SimulatorConnector:
             )
             stats = []
         else:
-            ids = tuple(secrets.token_hex(8) for _ in submission.segments)
-            result = SubmitResult(accepted=True, carrier_ids=ids)
+            # Parts an earlier attempt got accepted keep their ids (and receipts).
+            ids = tuple(
+                submission.done.get(number) or secrets.token_hex(8)
+                for number in range(1, len(submission.segments) + 1)
+            )
+            result = SubmitResult(
+                accepted=True,
+                carrier_ids=ids,
+                parts=tuple(
+                    (n, i) for n, i in enumerate(ids, 1) if n not in submission.done
+                ),
+            )
             undelivered = (
                 roll < self.options.rejected_rate + self.options.undelivered_rate
             )
@@ -148,8 +120,8 @@ class SimulatorConnector:
             self._window.release()
             future.set_result(result)
             now = time.monotonic()
-            for carrier_id, stat, delay in zip(
-                result.carrier_ids, stats, delays, strict=False
+            for (_, carrier_id), stat, delay in zip(
+                result.parts, stats, delays, strict=False
             ):
                 self._at(now + delay, self._receipt(carrier_id, stat))
 

@@ -1,0 +1,1 @@
+"""The dispatcher's use cases: queue, side effects of changes, receipts, callbacks."""

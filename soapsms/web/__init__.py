@@ -1,0 +1,1 @@
+"""The web adapter: the customer portal (/portal) and the operator console (/admin)."""
