@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import requests
+import sqlalchemy
 import zeep
 from prometheus_client.parser import text_string_to_metric_families
 from zeep.transports import Transport
@@ -205,8 +207,30 @@ def _web_workers(url: str) -> list[int]:
     return sorted(pid for pid, parent in parents.items() if parent in parents)
 
 
+def _what_serve_shows(url: str, db_url: str) -> str:
+    """For a failure: the messages' statuses, the dispatch lines of /metrics
+    and serve's processes."""
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sqlalchemy.text("SELECT status FROM messages")).all()
+    engine.dispose()
+    lines = [
+        line
+        for line in scrape(url).splitlines()
+        if line.startswith(("soapsms_dispatch", "soapsms_message_status"))
+    ]
+    processes = subprocess.run(
+        ["ps", "-ww", "-eo", "pid,ppid,stat,etime,args"], capture_output=True, text=True
+    ).stdout.splitlines()
+    serving = [p for p in processes if "soapsms" in p and "postgres:" not in p]
+    return "\n".join(
+        [f"statuses: {[r[0] for r in rows]}", *lines, "processes:", *serving]
+    )
+
+
 def test_the_web_endpoint_serves_dispatcher_counts_after_a_worker_left(
     gunicorn_url,  # noqa: F811
+    db_url: str,
 ):
     # A worker that ends (SIGTERM: gracefully; its master starts another)
     # leaves through serve's code, being a fork of it: it must not take the
@@ -230,7 +254,10 @@ def test_the_web_endpoint_serves_dispatcher_counts_after_a_worker_left(
         return text if value(text, changes, status="SUBMITTED") >= 1 else None
 
     # Counted by the dispatcher `serve` started, scraped from the web workers.
-    text = wait_for(submitted, timeout=60)
+    try:
+        text = wait_for(submitted, timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(_what_serve_shows(gunicorn_url, db_url)) from exc
     assert value(text, "soapsms_dispatch_submits_total", result="accepted") >= 1
     assert value(text, "soapsms_store_up") == 1
     assert "soapsms_dispatch_queue_depth" in text
