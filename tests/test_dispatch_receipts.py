@@ -126,6 +126,26 @@ def test_receipt_before_the_submission_is_recorded(rt: Runtime) -> None:
     ]
 
 
+def test_receipts_recorded_with_the_submissions_just_recorded_match_those_waiting(
+    rt: Runtime,
+) -> None:
+    # The receipts thread stores its batch and matches the receipts that
+    # overtook the recorded submissions in one transaction.
+    record_receipts(rt, [_receipt("early-2", "DELIVRD")])
+    [waiting] = send_to(rt, "acme", "+17036069996", text="one").messages
+    [job] = uc.claim_batch(rt, "test", 10, timedelta(seconds=30))
+    recorded = uc.record_submissions(
+        rt, [uc.Outcome(job.message_id, job.created_at, uc.ACCEPTED, "c", ["early-2"])]
+    )
+    assert message(rt, waiting.message_id).status == "SUBMITTED"
+    other = _submitted(rt, "two", "now-1")
+    record_receipts(rt, [_receipt("now-1", "DELIVRD")], recorded=recorded)
+    assert message(rt, waiting.message_id).status == "DELIVERED"
+    assert message(rt, other).status == "DELIVERED"
+    with transaction(rt.engine) as conn:
+        assert conn.scalars(select(ReceiptRecord.outcome)).all() == ["applied"] * 2
+
+
 def test_receipts_for_a_message_nobody_sent_wait_unmatched(rt: Runtime) -> None:
     record_receipts(rt, [_receipt("stranger", "DELIVRD")])
     with transaction(rt.engine) as conn:

@@ -220,10 +220,10 @@ def test_receipt_is_answered_only_once_recorded(
     release = threading.Event()
     real = receipt_loop.record_receipts
 
-    def slow_record(runtime: Runtime, items: Any) -> None:
+    def slow_record(runtime: Runtime, items: Any, **matching: Any) -> None:
         recording.set()
         assert release.wait(10)
-        real(runtime, items)
+        real(runtime, items, **matching)
 
     monkeypatch.setattr(receipt_loop, "record_receipts", slow_record)
     with dispatching(rt):

@@ -62,12 +62,20 @@ class ReceiptIntents(RowLocking):
         left out."""
 
     def record_receipts(
-        self, rows: list[dict[str, Any]], plan: PlanStored, effects: Effects
+        self,
+        rows: list[dict[str, Any]],
+        plan: PlanStored,
+        effects: Effects,
+        waiting: tuple[dict[str, list[str]], PlanWaiting] | None = None,
     ) -> None:
-        """Store receipt `rows` (a repeat is a no-op) and apply those stored."""
+        """Store receipt `rows` (a repeat is a no-op) and apply those stored;
+        then, in the same transaction, `match_waiting` for `waiting`'s carrier
+        ids if given."""
         with transaction(self.engine, write=True) as conn:
             stored = self._add_receipts(conn, rows) if rows else {}
             _apply(conn, self, plan(stored))
+            if waiting is not None and waiting[0]:
+                _match(conn, self, *waiting)
             effects.flush(conn)
 
     def match_waiting(

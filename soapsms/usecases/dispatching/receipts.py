@@ -74,9 +74,16 @@ class InboundIn:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def record_receipts(rt: Runtime, items: Sequence[ReceiptIn]) -> None:
-    """Store and apply receipts, in arrival order, in one transaction."""
+def record_receipts(
+    rt: Runtime,
+    items: Sequence[ReceiptIn],
+    recorded: dict[str, list[str]] | None = None,
+) -> None:
+    """Store and apply receipts, in arrival order, in one transaction; and in
+    it `match_recorded(recorded)`: one transaction where two were spent."""
     if not items:
+        if recorded:
+            match_recorded(rt, recorded)
         return
     now = rt.now()
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -114,7 +121,8 @@ def record_receipts(rt: Runtime, items: Sequence[ReceiptIn]) -> None:
             ]
         )
 
-    rt.store.record_receipts(list(rows.values()), plan, changes)
+    waiting = (recorded, _waiting(changes)) if recorded else None
+    rt.store.record_receipts(list(rows.values()), plan, changes, waiting)
 
 
 def _waiting(changes: Changes) -> PlanWaiting:
