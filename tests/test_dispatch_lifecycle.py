@@ -4,6 +4,7 @@ scheduling, validity expiry with refunds."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import zeep
 
 from soapsms.config import ConnectorConfig, Routes
 from soapsms.dispatch.connectors.simulator import SimulatorConnector, SimulatorOptions
+from soapsms.dispatch.pipeline import IDLE
 from soapsms.dispatch.worker import Dispatcher
 from soapsms.errors import Unavailable
 from soapsms.usecases import accounts
@@ -150,3 +152,30 @@ def test_stop_gives_up_a_store_that_stays_unavailable(
     assert not recorder.is_alive()
     assert "store unavailable: 1 outcomes not recorded" in caplog.text
     assert status_of(rt, sent.message_id) == "QUEUED"  # its lease runs out
+
+
+def test_a_trickle_of_messages_is_claimed_on_the_clock_not_once_per_record(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A claim after every record of a carrier's answer was a claim transaction
+    # for every message or two at a low rate; the claim loop wakes for a
+    # record only while it waits for room under its in-flight cap.
+    claims: list[float] = []
+    real = uc.claim_batch
+
+    def counted(*args: Any, **kwargs: Any) -> list[uc.Claimed]:
+        claims.append(time.monotonic())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(uc, "claim_batch", counted)
+    dispatcher = Dispatcher(rt, {"primary": _fast_simulator()}, callbacks=False)
+    sent = []
+    with running(dispatcher):
+        started = time.monotonic()
+        for n in range(20):
+            sent += send_to(rt, "acme", f"+1703606{n:04d}").messages
+            time.sleep(0.03)
+        wait_for(lambda: all(status_of(rt, m.message_id) != "QUEUED" for m in sent))
+        elapsed = time.monotonic() - started
+    during = [t for t in claims if started <= t <= started + elapsed]
+    assert len(during) <= elapsed / IDLE + 3, (len(during), elapsed)

@@ -63,14 +63,15 @@ class ClaimLoop:
                     rematch_recent(self.rt)
                     next_rematch = now + _REMATCH_EVERY
                 claimed = 0
+                # Set before in flight is read: a settle from then on wakes us.
+                pipeline.wants_room.set()
                 room = min(self.max_in_flight - pipeline.in_flight(), self.batch_size)
                 # Whole batches, not a claim per recorded answer: each claim is
                 # a transaction.
-                if (
-                    not pipeline.stopping.is_set()
-                    and room >= max(self.batch_size // 2, 1)
-                    and self.pool.any_up()
-                ):
+                roomy = room >= max(self.batch_size // 2, 1)
+                if roomy:
+                    pipeline.wants_room.clear()
+                if not pipeline.stopping.is_set() and roomy and self.pool.any_up():
                     claimed = self._claim(room)
                 failures = 0
             except Unavailable:

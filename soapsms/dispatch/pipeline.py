@@ -65,6 +65,10 @@ class Pipeline:
         self.outcomes: queue.Queue[uc.Outcome] = queue.Queue()
         self.reported: queue.Queue[Reported] = queue.Queue()
         self.wake = threading.Event()  # the claim loop looks again now
+        # The claim loop waits for room (in flight at its cap): a settle wakes
+        # it. Otherwise it claims on its own clock, not once per record: at a
+        # low rate that was a claim transaction for every message or two.
+        self.wants_room = threading.Event()
         self.stopping = threading.Event()  # stop() was called: claim no more
         self.done = threading.Event()  # the claim loop finished handing over
         self.receipts_idle = threading.Event()  # nothing queued, held or recording
@@ -110,7 +114,8 @@ class Pipeline:
                     self._unrecorded.difference_update(
                         (outcome.connector, c) for _, c in outcome.parts
                     )
-        self.wake.set()
+        if self.wants_room.is_set() or self.stopping.is_set():
+            self.wake.set()
 
 
 def drain(
