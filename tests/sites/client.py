@@ -3,7 +3,7 @@ and on any failure (no answer, Server.Unavailable) sends the same one again
 to the other site, as the replaced gateway's clients did.
 
     python -m tests.sites.client OUT.json PROGRESS SITE_URL,SITE_URL FIRST COUNT
-        [--threads N] [--prefix R] [--alternate]
+        [--threads N] [--prefix R] [--alternate] [--rate PER_SECOND]
 
 Writes one record per message: reference, acknowledged, and each try as
 (site index, outcome, start, end) in the machine's monotonic seconds.
@@ -76,12 +76,15 @@ def main() -> int:
     parser.add_argument("--prefix", default="R")
     parser.add_argument("--alternate", action="store_true",
                         help="start every other message at the second site")  # fmt: skip
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="messages a second in all (default: as fast as answered)")  # fmt: skip
     args = parser.parse_args()
     sites = args.sites.split(",")
     numbers = iter(range(args.first, args.first + args.count))
     lock = threading.Lock()
     records: list[dict[str, Any]] = []
     done = itertools.count(1)
+    started = time.monotonic()
 
     def work() -> None:
         sender = Sender(sites)
@@ -90,6 +93,10 @@ def main() -> int:
                 n = next(numbers, None)
             if n is None:
                 return
+            if args.rate:  # open loop: message i starts at i / rate
+                time.sleep(
+                    max(0.0, started + (n - args.first) / args.rate - time.monotonic())
+                )
             first = n % 2 if args.alternate and len(sites) > 1 else 0
             record = sender.send(n, f"{args.prefix}-{n}", first)
             with lock:

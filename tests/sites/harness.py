@@ -88,10 +88,11 @@ class Node:
         except OSError:
             return 0.0
 
-    def cpu_by_role(self) -> dict[str, float]:
-        """CPU of the live processes: the dispatcher's and the rest (web)."""
+    def cpu_by_process(self) -> dict[int, tuple[str, float]]:
+        """{pid: (role, CPU seconds)} of the live processes; the role is the
+        dispatcher's or the rest's (web)."""
         tick = os.sysconf("SC_CLK_TCK")
-        roles = {"dispatch": 0.0, "web": 0.0}
+        found = {}
         for pid in self.pids():
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
@@ -100,7 +101,15 @@ class Node:
                 continue
             utime, stime = (int(v) for v in fields.split()[11:13])
             role = "dispatch" if b"dispatch" in cmdline else "web"
-            roles[role] += (utime + stime) / tick
+            found[pid] = (role, (utime + stime) / tick)
+        return found
+
+    def cpu_by_role(self, since: dict[int, tuple[str, float]]) -> dict[str, float]:
+        """CPU of the live processes since `since` (a `cpu_by_process`), by
+        role: what they spent starting up is not a message's."""
+        roles = {"dispatch": 0.0, "web": 0.0}
+        for pid, (role, seconds) in self.cpu_by_process().items():
+            roles[role] += seconds - since.get(pid, (role, 0.0))[1]
         return roles
 
     def kill(self) -> None:
@@ -294,8 +303,9 @@ class Sites:
         prefix: str,
         threads: int = 8,
         alternate: bool = False,
+        rate: float = 0.0,
     ) -> Clients:
-        clients = Clients(self, first, count, sites, prefix, threads, alternate)
+        clients = Clients(self, first, count, sites, prefix, threads, alternate, rate)
         self._clients.append(clients)
         return clients
 
@@ -370,6 +380,7 @@ class Clients:
         prefix: str,
         threads: int,
         alternate: bool,
+        rate: float,
     ) -> None:
         self.sites = sites
         self.out = sites.dir / f"clients-{prefix}.json"
@@ -380,6 +391,8 @@ class Clients:
                 "--threads", str(threads), "--prefix", prefix]  # fmt: skip
         if alternate:
             argv.append("--alternate")
+        if rate:
+            argv += ["--rate", str(rate)]
         self.process = subprocess.Popen(
             sites.lan.command("client", argv), cwd=ROOT, stderr=subprocess.PIPE
         )

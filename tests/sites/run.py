@@ -3,6 +3,7 @@
 (CPU per message with one node and two, synchronous replication's cost).
 
     python -m tests.sites.run [--messages 10000] [--failover-messages 3000]
+        [--rate 100]
 """
 
 from __future__ import annotations
@@ -31,16 +32,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--failover-messages", type=int, default=3_000)
+    parser.add_argument("--rate", type=float, default=100.0,
+                        help="messages a second a node, for the paced CPU runs")  # fmt: skip
     args = parser.parse_args()
     why = missing()
     if why:
         print(f"sites: cannot run: {why}", file=sys.stderr)
         return 2
-    n, f = args.messages, args.failover_messages
+    n, f, r = args.messages, args.failover_messages, args.rate
     plan: list[Callable[[], sc.Row]] = [
         lambda: sc.steady(n, synchronous=True),
         lambda: sc.steady(n, synchronous=True, nodes=("a",)),
         lambda: sc.steady(n, synchronous=False),
+        # Paced: the same rate a node, one node and two (30 s each).
+        lambda: sc.steady(int(30 * r), synchronous=True, nodes=("a",), rate=r),
+        lambda: sc.steady(int(60 * r), synchronous=True, rate=2 * r),
         lambda: sc.node_killed(f),
         lambda: sc.primary_lost(f, synchronous=True),
         lambda: sc.primary_lost(f, synchronous=False),
@@ -56,18 +62,22 @@ def main() -> int:
     print()
     for row in rows:
         print(f"{row.scenario}: " + ", ".join(f"{k} {v}" for k, v in row.extra.items()))
-    two, one, unsynced = rows[0], rows[1], rows[2]
+    two, one, unsynced, paced_one, paced_two = rows[:5]
     print()
-    for figure in (
-        "node cpu ms/message",
-        "web cpu ms/accepted",
-        "dispatch cpu ms/dispatched",
-        # The clients' work is the same whoever serves them: near 1.00 when
-        # the machine's load does not inflate CPU time.
-        "client cpu ms/message",
+    for shape, (a, b) in (
+        ("as fast as answered", (two, one)),
+        ("the same rate a node", (paced_two, paced_one)),
     ):
-        ratio = two.extra[figure] / one.extra[figure]
-        print(f"{figure}, two nodes / one: {ratio:.2f}")
+        for figure in (
+            "node cpu ms/message",
+            "web cpu ms/accepted",
+            "dispatch cpu ms/dispatched",
+            # The clients' work is the same whoever serves them: near 1.00
+            # when the machine's load does not inflate CPU time.
+            "client cpu ms/message",
+        ):
+            ratio = a.extra[figure] / b.extra[figure]
+            print(f"{shape}: {figure}, two nodes / one: {ratio:.2f}")
     print(
         "synchronous replication, median send: "
         f"{two.extra['median ms']} ms vs {unsynced.extra['median ms']} ms async"

@@ -94,26 +94,36 @@ def steady(
     synchronous: bool,
     nodes: tuple[str, ...] = ("a", "b"),
     workers: int = 2,
+    rate: float = 0.0,
 ) -> Row:
     """Scenario 1: every node up; messages spread over them, each sent once.
     Also the CPU per message of the nodes, and the send latency (the cost of
     synchronous replication, compared across runs). `workers`: web workers
-    a node."""
+    a node; `rate`: messages a second in all (0: as fast as answered)."""
     mode = "sync" if synchronous else "async"
-    row = Row(f"1. {len(nodes)} node(s) x {workers} web workers up, {mode}")
-    prefix = f"S{len(nodes)}{workers}{mode[0]}"
+    paced = f", {rate:g}/s" if rate else ""
+    row = Row(f"1. {len(nodes)} node(s) x {workers} web workers up, {mode}{paced}")
+    prefix = f"S{len(nodes)}{workers}{mode[0]}{int(rate)}"
     with Sites(synchronous=synchronous, workers=workers) as sites:
         sites.start_nodes(*nodes)
         cpu_before = {h: sites.nodes[h].cpu_seconds() for h in nodes}
+        by_process = {h: sites.nodes[h].cpu_by_process() for h in nodes}
         started = time.monotonic()
         clients = sites.clients(
-            0, count, nodes, prefix=prefix, alternate=len(nodes) > 1
+            0,
+            count,
+            nodes,
+            prefix=prefix,
+            alternate=len(nodes) > 1,
+            rate=rate,
+            # Paced, a slow answer must not hold the rate back.
+            threads=16 if rate else 8,
         )
         records = clients.results()
         client_cpu = clients.cpu_seconds()
         sending = time.monotonic() - started
         stored, drain = sites.wait_dispatched(prefix, 120)
-        roles = {h: sites.nodes[h].cpu_by_role() for h in nodes}
+        roles = {h: sites.nodes[h].cpu_by_role(by_process[h]) for h in nodes}
         total = sum(sites.nodes[h].cpu_seconds() - cpu_before[h] for h in nodes)
         _tally(row, records, stored, sites.carrier_submits(), prefix)
     dispatched = row.stored - row.undispatched
