@@ -37,16 +37,23 @@ def rt(db_url: str) -> Iterator[Runtime]:
     runtime.close()
 
 
-def _submitted(rt: Runtime, text: str = "hi", *ids: str) -> str:
-    """A message claimed and accepted by the carrier `c` with carrier ids `ids`."""
+def _accepted(rt: Runtime, text: str, *ids: str) -> tuple[str, dict[str, list[str]]]:
+    """A message claimed and accepted by the carrier `c` with carrier ids
+    `ids`, and `record_submissions`' answer (the carrier ids it recorded)."""
     [m] = send_to(rt, "acme", "+17036069996", text=text).messages
     [job] = uc.claim_batch(rt, "test", 10, timedelta(seconds=30))
     recorded = uc.record_submissions(
         rt,
         [uc.Outcome(job.message_id, job.created_at, uc.ACCEPTED, "c", ids)],
     )
+    return m.message_id, recorded
+
+
+def _submitted(rt: Runtime, text: str = "hi", *ids: str) -> str:
+    """`_accepted`, then the receipts that overtook it matched."""
+    message_id, recorded = _accepted(rt, text, *ids)
     match_recorded(rt, recorded)
-    return m.message_id
+    return message_id
 
 
 def _receipt(carrier_id: str, stat: str, err: str | None = None) -> ReceiptIn:
@@ -132,15 +139,11 @@ def test_receipts_recorded_with_the_submissions_just_recorded_match_those_waitin
     # The receipts thread stores its batch and matches the receipts that
     # overtook the recorded submissions in one transaction.
     record_receipts(rt, [_receipt("early-2", "DELIVRD")])
-    [waiting] = send_to(rt, "acme", "+17036069996", text="one").messages
-    [job] = uc.claim_batch(rt, "test", 10, timedelta(seconds=30))
-    recorded = uc.record_submissions(
-        rt, [uc.Outcome(job.message_id, job.created_at, uc.ACCEPTED, "c", ["early-2"])]
-    )
-    assert message(rt, waiting.message_id).status == "SUBMITTED"
+    waiting, recorded = _accepted(rt, "one", "early-2")
+    assert message(rt, waiting).status == "SUBMITTED"
     other = _submitted(rt, "two", "now-1")
     record_receipts(rt, [_receipt("now-1", "DELIVRD")], recorded=recorded)
-    assert message(rt, waiting.message_id).status == "DELIVERED"
+    assert message(rt, waiting).status == "DELIVERED"
     assert message(rt, other).status == "DELIVERED"
     with transaction(rt.engine) as conn:
         assert conn.scalars(select(ReceiptRecord.outcome)).all() == ["applied"] * 2

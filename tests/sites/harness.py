@@ -92,7 +92,7 @@ class Node:
         """{pid: (role, CPU seconds)} of the live processes; the role is the
         dispatcher's or the rest's (web)."""
         tick = os.sysconf("SC_CLK_TCK")
-        found = {}
+        found: dict[int, tuple[str, float]] = {}
         for pid in self.pids():
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
